@@ -1,0 +1,1 @@
+"""Corridor: a GraphQL service running a cross-border payment network."""

@@ -1,0 +1,54 @@
+"""The database engine and sessions.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout and foreign
+keys on, through one connection per process: SQLite has a single writer, and a
+larger pool only makes writers spin on the lock (../shared/PERFORMANCE.md).
+PostgreSQL runs through asyncpg with a small pool per process.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from corridor.settings import Settings
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = settings.database_url
+    if is_sqlite(url):
+        engine = create_async_engine(
+            url,
+            pool_size=settings.pool_size or 1,
+            max_overflow=0,
+            pool_timeout=30,
+            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+        )
+        busy_ms = settings.sqlite_busy_timeout_ms
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=settings.pool_size or 10,
+        max_overflow=10,
+        pool_pre_ping=False,
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)

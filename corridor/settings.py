@@ -1,0 +1,56 @@
+"""Settings, read once from the environment.
+
+Every knob has a default that makes `corridor serve` work on a fresh machine with
+an embedded SQLite database. Production sets DATABASE_URL to PostgreSQL and
+CORRIDOR_SECRET to a real secret.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///./corridor.db"
+    # Keyed hash secret (HMAC) for card numbers; set it in production.
+    secret: str = "corridor-development-secret"
+    # Request limits: body size, query depth, tokens, aliases.
+    max_body_bytes: int = 1 << 20
+    max_depth: int = 12
+    max_tokens: int = 4_000
+    max_aliases: int = 30
+    # Bounded caches of parsed and validated documents, keyed by query text.
+    document_cache_size: int = 512
+    # How long a pending hold lives when the client does not say (seconds).
+    default_hold_seconds: int = 7 * 24 * 3600
+    quote_seconds: int = 60
+    sqlite_busy_timeout_ms: int = 5_000
+    pool_size: int = field(default=0)  # 0: the engine's default for the driver
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            database_url=os.environ.get("DATABASE_URL", cls.database_url),
+            secret=os.environ.get("CORRIDOR_SECRET", cls.secret),
+            max_body_bytes=_int("CORRIDOR_MAX_BODY_BYTES", cls.max_body_bytes),
+            max_depth=_int("CORRIDOR_MAX_DEPTH", cls.max_depth),
+            max_tokens=_int("CORRIDOR_MAX_TOKENS", cls.max_tokens),
+            max_aliases=_int("CORRIDOR_MAX_ALIASES", cls.max_aliases),
+            document_cache_size=_int("CORRIDOR_DOCUMENT_CACHE", cls.document_cache_size),
+            default_hold_seconds=_int("CORRIDOR_HOLD_SECONDS", cls.default_hold_seconds),
+            quote_seconds=_int("CORRIDOR_QUOTE_SECONDS", cls.quote_seconds),
+            sqlite_busy_timeout_ms=_int("CORRIDOR_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms),
+            pool_size=int(os.environ.get("CORRIDOR_POOL_SIZE", "0") or 0),
+        )

@@ -1,0 +1,1 @@
+"""Alembic migrations. `corridor migrate` (and `corridor serve`) apply them."""

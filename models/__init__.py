@@ -1,0 +1,7 @@
+"""SQLModel tables, one module per domain. Importing this package registers them all."""
+
+from sqlmodel import SQLModel
+
+from models import access, reference  # noqa: F401  (register the tables)
+
+metadata = SQLModel.metadata

@@ -1,0 +1,139 @@
+"""Reference data: currencies, countries, institutions; the BIC rules of ISO 9362."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.reference import Country, CountryBloc, Currency, Institution, InstitutionKind
+from resolvers.access import Action, Principal, require
+from resolvers.errors import DomainError, ErrorCode, invalid, not_found
+from resolvers.pagination import Page, keyset_page
+
+# ISO 9362: 4-letter party prefix, 2-letter country code, 2-character location,
+# optional 3-character branch.
+BIC_PATTERN = re.compile(r"^[A-Z]{4}([A-Z]{2})[A-Z0-9]{2}([A-Z0-9]{3})?$")
+NAME_MAX = 140
+SPREAD_MAX_BPS = 10_000
+
+
+def normalize_bic(bic: str) -> str:
+    """Upper case; an 11-character BIC of the primary office (branch XXX) is its 8-character form."""
+    bic = bic.strip().upper()
+    if len(bic) == 11 and bic.endswith("XXX"):
+        return bic[:8]
+    return bic
+
+
+def check_bic(bic: str, country_code: str | None = None) -> str:
+    """The normalized BIC, or INVALID_INPUT on field `bic`."""
+    normalized = normalize_bic(bic)
+    match = BIC_PATTERN.match(normalized)
+    if match is None:
+        raise invalid(
+            "A BIC is 8 or 11 characters: 4 letters, a 2-letter country code, "
+            "2 letters or digits, and optionally a 3-character branch (ISO 9362).",
+            "bic",
+        )
+    if country_code is not None and match.group(1) != country_code:
+        raise invalid(f"The BIC's country code {match.group(1)} differs from countryCode {country_code}.", "bic")
+    return normalized
+
+
+async def list_currencies(session: AsyncSession) -> list[Currency]:
+    return list(await session.exec(select(Currency).order_by(Currency.code)))
+
+
+async def list_countries(session: AsyncSession) -> list[Country]:
+    return list(await session.exec(select(Country).order_by(Country.code)))
+
+
+async def currencies_by_code(session: AsyncSession, codes: Sequence[str]) -> list[Currency | None]:
+    rows = await session.exec(select(Currency).where(Currency.code.in_(set(codes))))
+    found = {row.code: row for row in rows}
+    return [found.get(code) for code in codes]
+
+
+async def countries_by_code(session: AsyncSession, codes: Sequence[str]) -> list[Country | None]:
+    rows = await session.exec(select(Country).where(Country.code.in_(set(codes))))
+    found = {row.code: row for row in rows}
+    return [found.get(code) for code in codes]
+
+
+async def blocs_by_country(session: AsyncSession, codes: Sequence[str]) -> list[list[str]]:
+    statement = (
+        select(CountryBloc)
+        .where(CountryBloc.country_code.in_(set(codes)))
+        .order_by(CountryBloc.country_code, CountryBloc.bloc)
+    )
+    found: dict[str, list[str]] = {code: [] for code in codes}
+    for row in await session.exec(statement):
+        found[row.country_code].append(row.bloc)
+    return [found[code] for code in codes]
+
+
+async def institutions_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Institution | None]:
+    rows = await session.exec(select(Institution).where(Institution.id.in_(set(ids))))
+    found = {row.id: row for row in rows}
+    return [found.get(i) for i in ids]
+
+
+async def institution_by_bic(session: AsyncSession, bic: str) -> Institution | None:
+    statement = select(Institution).where(Institution.bic == normalize_bic(bic))
+    return (await session.exec(statement)).one_or_none()
+
+
+async def list_institutions(
+    session: AsyncSession,
+    *,
+    first: int | None = None,
+    after: int | None = None,
+    kind: InstitutionKind | None = None,
+    country_code: str | None = None,
+) -> Page[Institution]:
+    statement = select(Institution)
+    if kind is not None:
+        statement = statement.where(Institution.kind == kind)
+    if country_code is not None:
+        statement = statement.where(Institution.country_code == country_code.strip().upper())
+    return await keyset_page(session, statement, Institution.id, first=first, after=after)
+
+
+async def create_institution(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    name: str,
+    bic: str,
+    country_code: str,
+    kind: InstitutionKind,
+    spread_bps: int | None = None,
+) -> Institution:
+    require(principal, Action.MANAGE_INSTITUTIONS)
+    name = name.strip()
+    if not name or len(name) > NAME_MAX:
+        raise invalid(f"name must be 1 to {NAME_MAX} characters.", "name")
+    country_code = country_code.strip().upper()
+    if await session.get(Country, country_code) is None:
+        raise not_found(f"No country with code {country_code!r} (ISO 3166-1 alpha-2).", "countryCode")
+    bic = check_bic(bic, country_code)
+    if kind is InstitutionKind.FX_PROVIDER:
+        spread_bps = 0 if spread_bps is None else spread_bps
+        if not 0 <= spread_bps <= SPREAD_MAX_BPS:
+            raise invalid(f"spreadBps must be between 0 and {SPREAD_MAX_BPS}.", "spreadBps")
+    elif spread_bps is not None:
+        raise invalid("Only an FX_PROVIDER has a spread.", "spreadBps")
+    if await institution_by_bic(session, bic) is not None:
+        raise DomainError(ErrorCode.ALREADY_EXISTS, f"An institution with BIC {bic} exists.", ["bic"])
+    institution = Institution(name=name, bic=bic, country_code=country_code, kind=kind, spread_bps=spread_bps)
+    try:
+        async with session.begin_nested():
+            session.add(institution)
+    except IntegrityError:
+        # A concurrent request took the BIC between our check and our insert.
+        raise DomainError(ErrorCode.ALREADY_EXISTS, f"An institution with BIC {bic} exists.", ["bic"]) from None
+    return institution

@@ -1,0 +1,149 @@
+"""What every domain's GraphQL types share: Node and global ids, cursors, PageInfo,
+UserError and the payload convention, Money."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from corridor.context import Context
+from resolvers.access import Principal
+from resolvers.errors import DomainError, ErrorCode
+
+ErrorCodeType = strawberry.enum(ErrorCode, name="ErrorCode")
+
+
+@strawberry.interface
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class UserError:
+    code: ErrorCodeType
+    message: str
+    field: list[str] | None = strawberry.field(
+        default=None, description='Path to the input field at fault, e.g. ["transfers", "2", "amount"].'
+    )
+
+    @classmethod
+    def of(cls, error: DomainError) -> UserError:
+        return cls(code=error.code, message=error.message, field=error.field)
+
+
+@strawberry.type
+class Money:
+    amount: Decimal
+    currency: str
+
+
+# ---------------------------------------------------------------- ids and cursors
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _unb64(token: str) -> str:
+    padded = token + "=" * (-len(token) % 4)
+    return base64.urlsafe_b64decode(padded.encode()).decode()
+
+
+def global_id(type_name: str, key: int | str) -> strawberry.ID:
+    """The opaque id of a Node: base64 of "Type:key"."""
+    return strawberry.ID(_b64(f"{type_name}:{key}"))
+
+
+def parse_global_id(value: str) -> tuple[str, str] | None:
+    try:
+        type_name, sep, key = _unb64(value).partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    if not sep or not type_name or not key:
+        return None
+    return type_name, key
+
+
+def decode_id(value: str, type_name: str, *field: str) -> int:
+    """The integer key of a global id of `type_name`, or INVALID_INPUT on `field`."""
+    parsed = parse_global_id(value)
+    if parsed is None or parsed[0] != type_name or not parsed[1].isdigit() or len(parsed[1]) > 19:
+        raise DomainError(ErrorCode.INVALID_INPUT, f"Not the id of a {type_name}.", list(field) or None)
+    return int(parsed[1])
+
+
+def cursor(key: int) -> str:
+    return _b64(f"cursor:{key}")
+
+
+def decode_cursor(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        prefix, _, key = _unb64(value).partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        prefix, key = "", ""
+    if prefix != "cursor" or not key.isdigit() or len(key) > 19:
+        raise DomainError(ErrorCode.INVALID_INPUT, f"{name} is not a cursor from this connection.", [name])
+    return int(key)
+
+
+def page_info(page, key: Callable[[Any], int]) -> PageInfo:
+    rows = page.rows
+    return PageInfo(
+        has_next_page=page.has_next,
+        has_previous_page=page.has_previous,
+        start_cursor=cursor(key(rows[0])) if rows else None,
+        end_cursor=cursor(key(rows[-1])) if rows else None,
+    )
+
+
+# ---------------------------------------------------------------- request helpers
+
+
+def context(info: Info) -> Context:
+    return info.context
+
+
+def principal(info: Info) -> Principal:
+    caller = info.context.principal
+    assert caller is not None, "the endpoint authenticates every request before execution"
+    return caller
+
+
+P = TypeVar("P")
+
+
+def user_errors(payload: type[P], *prefix: str) -> Callable[[Callable[..., Awaitable[P]]], Callable[..., Awaitable[P]]]:
+    """Turn a DomainError raised by a mutation into `payload(errors=[...])`.
+
+    `prefix` is the argument whose fields the resolver's error paths are relative
+    to, e.g. "input".
+    """
+
+    def decorate(resolver: Callable[..., Awaitable[P]]) -> Callable[..., Awaitable[P]]:
+        @functools.wraps(resolver)
+        async def wrapped(*args: Any, **kwargs: Any) -> P:
+            try:
+                return await resolver(*args, **kwargs)
+            except DomainError as error:
+                return payload(errors=[UserError.of(error.under(*prefix))])
+
+        return wrapped
+
+    return decorate

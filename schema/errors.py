@@ -1,0 +1,55 @@
+"""How errors leave the API.
+
+- A malformed request (syntax, validation, limits) keeps graphql-core's message.
+- A DomainError raised in a query keeps its message and carries its code and field
+  in `extensions`.
+- Anything else is an internal fault: the client sees "Unexpected error." and a
+  request id; the server logs the exception with that id. No stack trace or SQL
+  ever reaches the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from resolvers.errors import DomainError
+
+log = logging.getLogger("corridor.errors")
+
+MASKED_MESSAGE = "Unexpected error."
+
+
+class ErrorPolicy(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [self._public(error) for error in errors]
+
+    def _public(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if original is None or isinstance(original, GraphQLError):
+            return error
+        if isinstance(original, DomainError):
+            extensions = {"code": original.code.value}
+            if original.field is not None:
+                extensions["field"] = original.field
+            return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=extensions)
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        log.error(
+            "internal error in request %s at %s",
+            request_id,
+            ".".join(str(p) for p in error.path or ()),
+            exc_info=(type(original), original, original.__traceback__),
+        )
+        return GraphQLError(
+            MASKED_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL_ERROR", "requestId": request_id},
+        )

@@ -1,0 +1,51 @@
+"""Request-scoped DataLoaders: every nested object is fetched in one statement per
+level of the query, never one per row."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from corridor.context import Context
+from resolvers import reference
+
+
+class Loaders:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def _loader(self, fetch: Callable[[Any, Sequence[Any]], Awaitable[list[Any]]]) -> DataLoader:
+        ctx = self._ctx
+
+        async def load(keys: Sequence[Any]) -> list[Any]:
+            async with ctx.read() as session:
+                return await fetch(session, keys)
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def currency(self) -> DataLoader:
+        return self._loader(reference.currencies_by_code)
+
+    @cached_property
+    def country(self) -> DataLoader:
+        return self._loader(reference.countries_by_code)
+
+    @cached_property
+    def blocs(self) -> DataLoader:
+        return self._loader(reference.blocs_by_country)
+
+    @cached_property
+    def institution(self) -> DataLoader:
+        return self._loader(reference.institutions_by_id)
+
+
+def loaders(info: Info) -> Loaders:
+    ctx: Context = info.context
+    if ctx.loaders is None:
+        ctx.loaders = Loaders(ctx)
+    return ctx.loaders

@@ -1,0 +1,177 @@
+"""GraphQL types of the reference domain: currencies, countries, institutions."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from models import reference as models
+from resolvers import reference
+from schema.base import (
+    Node,
+    PageInfo,
+    UserError,
+    context,
+    cursor,
+    decode_cursor,
+    global_id,
+    page_info,
+    principal,
+    user_errors,
+)
+from schema.loaders import loaders
+from schema.node import register_node
+
+InstitutionKind = strawberry.enum(models.InstitutionKind, name="InstitutionKind")
+
+
+@strawberry.type
+class Currency:
+    code: str = strawberry.field(description="ISO 4217 alphabetic code. XAU is gold, counted in troy ounces.")
+    name: str
+    minor_units: int
+
+    @classmethod
+    def of(cls, row: models.Currency) -> Currency:
+        return cls(code=row.code, name=row.name, minor_units=row.minor_units)
+
+
+@strawberry.type
+class Country:
+    code: str = strawberry.field(description="ISO 3166-1 alpha-2 code.")
+    name: str
+    _currency_code: strawberry.Private[str]
+
+    @classmethod
+    def of(cls, row: models.Country) -> Country:
+        return cls(code=row.code, name=row.name, _currency_code=row.currency_code)
+
+    @strawberry.field
+    async def currency(self, info: Info) -> Currency:
+        return Currency.of(await loaders(info).currency.load(self._currency_code))
+
+    @strawberry.field(description='Groupings the country belongs to, e.g. ["BRICS"].')
+    async def blocs(self, info: Info) -> list[str]:
+        return await loaders(info).blocs.load(self.code)
+
+
+async def load_country(info: Info, code: str) -> Country:
+    return Country.of(await loaders(info).country.load(code))
+
+
+@strawberry.type
+class Institution(Node):
+    id: strawberry.ID
+    name: str
+    bic: str = strawberry.field(description="ISO 9362 business identifier code, 8 or 11 characters.")
+    kind: InstitutionKind
+    spread_bps: int | None = strawberry.field(description="For FX providers: the spread in basis points.")
+    _row: strawberry.Private[models.Institution]
+
+    @classmethod
+    def of(cls, row: models.Institution) -> Institution:
+        return cls(
+            id=global_id("Institution", row.id),
+            name=row.name,
+            bic=row.bic,
+            kind=row.kind,
+            spread_bps=row.spread_bps,
+            _row=row,
+        )
+
+    @strawberry.field
+    async def country(self, info: Info) -> Country:
+        return await load_country(info, self._row.country_code)
+
+
+async def load_institution(info: Info, institution_id: int) -> Institution | None:
+    row = await loaders(info).institution.load(institution_id)
+    return Institution.of(row) if row is not None else None
+
+
+register_node("Institution", load_institution)
+
+
+@strawberry.type
+class InstitutionEdge:
+    cursor: str
+    node: Institution
+
+
+@strawberry.type
+class InstitutionConnection:
+    page_info: PageInfo
+    edges: list[InstitutionEdge]
+
+
+@strawberry.input
+class InstitutionInput:
+    name: str
+    bic: str
+    country_code: str
+    kind: InstitutionKind
+    spread_bps: int | None = strawberry.field(
+        default=None, description="For FX providers: the spread, in basis points, taken from the mid rate."
+    )
+
+
+@strawberry.type
+class InstitutionPayload:
+    institution: Institution | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ReferenceQuery:
+    @strawberry.field
+    async def currencies(self, info: Info) -> list[Currency]:
+        async with context(info).read() as session:
+            return [Currency.of(row) for row in await reference.list_currencies(session)]
+
+    @strawberry.field
+    async def countries(self, info: Info) -> list[Country]:
+        async with context(info).read() as session:
+            return [Country.of(row) for row in await reference.list_countries(session)]
+
+    @strawberry.field
+    async def institution(self, info: Info, bic: str) -> Institution | None:
+        async with context(info).read() as session:
+            row = await reference.institution_by_bic(session, bic)
+        return Institution.of(row) if row is not None else None
+
+    @strawberry.field
+    async def institutions(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        kind: InstitutionKind | None = None,
+        country_code: str | None = None,
+    ) -> InstitutionConnection:
+        after_key = decode_cursor(after, "after")
+        async with context(info).read() as session:
+            page = await reference.list_institutions(
+                session, first=first, after=after_key, kind=kind, country_code=country_code
+            )
+        return InstitutionConnection(
+            page_info=page_info(page, lambda row: row.id),
+            edges=[InstitutionEdge(cursor=cursor(row.id), node=Institution.of(row)) for row in page.rows],
+        )
+
+
+@strawberry.type
+class ReferenceMutation:
+    @strawberry.mutation
+    @user_errors(InstitutionPayload, "input")
+    async def create_institution(self, info: Info, input: InstitutionInput) -> InstitutionPayload:
+        async with context(info).transaction() as session:
+            row = await reference.create_institution(
+                session,
+                principal(info),
+                name=input.name,
+                bic=input.bic,
+                country_code=input.country_code,
+                kind=input.kind,
+                spread_bps=input.spread_bps,
+            )
+        return InstitutionPayload(institution=Institution.of(row))

@@ -1,0 +1,67 @@
+"""The strawberry Schema: every domain's queries and mutations, and the request guards."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import Info
+
+from corridor.settings import Settings
+from schema.access import AccessMutation, AccessQuery
+from schema.base import Money, Node
+from schema.errors import ErrorPolicy
+from schema.node import resolve_node
+from schema.reference import Institution, ReferenceMutation, ReferenceQuery
+
+
+@strawberry.type
+class Query(ReferenceQuery, AccessQuery):
+    @strawberry.field
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, id)
+
+
+@strawberry.type
+class Mutation(ReferenceMutation, AccessMutation):
+    pass
+
+
+class CorridorSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context=None) -> None:
+        # ErrorPolicy logs internal faults with the request id; business and
+        # validation errors are answers, not server faults.
+        return None
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or Settings()
+    # Validation rule classes are made once, so the validation cache (keyed by the
+    # rules as well as the document) hits across requests. Extensions themselves
+    # are built per request: they hold per-request state.
+    rules = [
+        QueryDepthLimiter(max_depth=settings.max_depth).validation_rules[0],
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules[0],
+    ]
+    cache = settings.document_cache_size
+    return CorridorSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Institution, Money],
+        config=StrawberryConfig(auto_camel_case=True),
+        extensions=[
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: ParserCache(maxsize=cache),
+            lambda: AddValidationRules(rules),
+            lambda: ValidationCache(maxsize=cache),
+            ErrorPolicy,
+        ],
+    )
