@@ -8,17 +8,34 @@ statement at a time, so every use of the session goes through `read()` or
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from corridor.db import WRITE_OPTION
 from corridor.settings import Settings
 from resolvers.access import Principal
+
+T = TypeVar("T")
+log = logging.getLogger("corridor.context")
+
+# PostgreSQL: serialization failure, deadlock detected, unique violation.
+RETRY_SQLSTATES = frozenset({"40001", "40P01", "23505"})
+
+
+def retryable(error: DBAPIError) -> bool:
+    original = error.orig
+    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if sqlstate in RETRY_SQLSTATES:
+        return True
+    return "database is locked" in str(original)
 
 
 @dataclass
@@ -51,11 +68,27 @@ class Context:
             if session.in_transaction():
                 await session.commit()  # end the reads before (commit keeps loaded objects usable)
             try:
+                await session.connection(execution_options={WRITE_OPTION: True})
                 yield session
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
+
+    async def write(self, work: Callable[[AsyncSession], Awaitable[T]], attempts: int = 3) -> T:
+        """Run `work` in a transaction of its own, again (at most `attempts` times in all)
+        when the database refuses it for a reason that a new try resolves: a deadlock or
+        serialization failure, a unique key taken by a concurrent insert (the new try
+        sees it and answers as a replay or conflict), or SQLite's lock timeout."""
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.transaction() as session:
+                    return await work(session)
+            except DBAPIError as error:
+                if attempt == attempts or not retryable(error):
+                    raise
+                log.info("request %s: transaction retried after %s", self.request_id, type(error.orig).__name__)
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         if self._session is not None:

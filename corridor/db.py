@@ -15,6 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from corridor.settings import Settings
 
+# Execution option that marks a connection's transaction as one that writes.
+WRITE_OPTION = "corridor_write"
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -33,13 +36,23 @@ def create_engine(settings: Settings) -> AsyncEngine:
         busy_ms = settings.sqlite_busy_timeout_ms
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_connection, _record):
+            # The driver's own implicit BEGIN is off; `_sqlite_begin` says how to begin.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection):
+            # A writing transaction takes the write lock up front (BEGIN IMMEDIATE): a
+            # reader that later writes could otherwise fail at once with SQLITE_BUSY
+            # when another process wrote in between, without waiting for busy_timeout.
+            immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_async_engine(

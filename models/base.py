@@ -21,8 +21,18 @@ SQLModel.metadata.naming_convention = {
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
+# The service's clock runs this far ahead of the system clock: zero but in tests
+# that move time forward (hold expiry) without sleeping.
+_skew = dt.timedelta(0)
+
+
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return dt.datetime.now(dt.UTC) + _skew
+
+
+def set_clock_skew(skew: dt.timedelta) -> None:
+    global _skew
+    _skew = skew
 
 
 class UTCDateTime(TypeDecorator):

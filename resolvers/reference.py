@@ -44,6 +44,25 @@ def check_bic(bic: str, country_code: str | None = None) -> str:
     return normalized
 
 
+# Currencies never change once migrated (no API writes them): their minor units
+# are read once per process.
+_minor_units: dict[str, int] | None = None
+
+
+async def minor_units(session: AsyncSession) -> dict[str, int]:
+    """Currency code -> minor units, for every known currency."""
+    global _minor_units
+    if _minor_units is None:
+        rows = await session.exec(select(Currency.code, Currency.minor_units))
+        _minor_units = {code: units for code, units in rows}
+    return _minor_units
+
+
+def cached_minor_units() -> dict[str, int] | None:
+    """The minor units if a request already read them, else None."""
+    return _minor_units
+
+
 async def list_currencies(session: AsyncSession) -> list[Currency]:
     return list(await session.exec(select(Currency).order_by(Currency.code)))
 

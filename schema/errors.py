@@ -33,7 +33,9 @@ class ErrorPolicy(SchemaExtension):
 
     def _public(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
-        if original is None or isinstance(original, GraphQLError):
+        if original is None or isinstance(original, GraphQLError) or error.path is None:
+            # Errors without a path come before execution (parsing, validation, variable
+            # coercion such as "1.2.3" for a Decimal): their message is for the client.
             return error
         if isinstance(original, DomainError):
             extensions = {"code": original.code.value}

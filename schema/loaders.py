@@ -11,7 +11,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from corridor.context import Context
-from resolvers import reference
+from models.base import utcnow
+from resolvers import ledger, reference
 
 
 class Loaders:
@@ -43,9 +44,32 @@ class Loaders:
     def institution(self) -> DataLoader:
         return self._loader(reference.institutions_by_id)
 
+    @cached_property
+    def account(self) -> DataLoader:
+        return self._loader(ledger.accounts_by_id)
+
+    @cached_property
+    def lapsed(self) -> DataLoader:
+        """account id -> [lapsed pending debits, credits] (holds past expiry not yet swept)."""
+
+        async def fetch(session, ids: Sequence[int]) -> list[Any]:
+            found = await ledger.lapsed_holds(session, ids, utcnow())
+            return [found.get(i) for i in ids]
+
+        return self._loader(fetch)
+
 
 def loaders(info: Info) -> Loaders:
     ctx: Context = info.context
     if ctx.loaders is None:
         ctx.loaders = Loaders(ctx)
     return ctx.loaders
+
+
+async def minor_units(info: Info) -> dict[str, int]:
+    """Currency code -> minor units (read once per process)."""
+    cached = reference.cached_minor_units()
+    if cached is not None:
+        return cached
+    async with info.context.read() as session:
+        return await reference.minor_units(session)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -21,6 +23,9 @@ from schema.base import (
 )
 from schema.loaders import loaders
 from schema.node import register_node
+
+if TYPE_CHECKING:
+    from schema.ledger import AccountConnection
 
 InstitutionKind = strawberry.enum(models.InstitutionKind, name="InstitutionKind")
 
@@ -82,6 +87,14 @@ class Institution(Node):
     @strawberry.field
     async def country(self, info: Info) -> Country:
         return await load_country(info, self._row.country_code)
+
+    @strawberry.field(description="The institution's accounts, oldest first; empty for a caller who may not see them.")
+    async def accounts(
+        self, info: Info, first: int | None = None, after: str | None = None, currency: str | None = None
+    ) -> Annotated[AccountConnection, strawberry.lazy("schema.ledger")]:
+        from schema.ledger import institution_accounts
+
+        return await institution_accounts(info, self._row.id, first, after, currency)
 
 
 async def load_institution(info: Info, institution_id: int) -> Institution | None:

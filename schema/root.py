@@ -19,19 +19,20 @@ from corridor.settings import Settings
 from schema.access import AccessMutation, AccessQuery
 from schema.base import Money, Node
 from schema.errors import ErrorPolicy
+from schema.ledger import Account, LedgerMutation, LedgerQuery, Transfer
 from schema.node import resolve_node
 from schema.reference import Institution, ReferenceMutation, ReferenceQuery
 
 
 @strawberry.type
-class Query(ReferenceQuery, AccessQuery):
+class Query(ReferenceQuery, AccessQuery, LedgerQuery):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await resolve_node(info, id)
 
 
 @strawberry.type
-class Mutation(ReferenceMutation, AccessMutation):
+class Mutation(ReferenceMutation, AccessMutation, LedgerMutation):
     pass
 
 
@@ -55,7 +56,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return CorridorSchema(
         query=Query,
         mutation=Mutation,
-        types=[Institution, Money],
+        types=[Institution, Account, Transfer, Money],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
