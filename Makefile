@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test test-sqlite test-postgres lint schema clean
+.PHONY: serve test test-sqlite test-postgres lint schema bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ lint: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/corridor export-schema --output schema/schema.graphql
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis corridor.db corridor.db-wal corridor.db-shm

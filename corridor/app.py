@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -14,6 +15,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from corridor import sweeper
 from corridor.auth import Authenticator
 from corridor.context import Context
 from corridor.db import create_engine, session_factory
@@ -108,8 +110,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette):
-        yield
-        await engine.dispose()
+        task = asyncio.create_task(sweeper.run(sessions, settings.sweep_seconds))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await engine.dispose()
 
     app = Starlette(
         routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/healthz", healthz, methods=["GET"])],

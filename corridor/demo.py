@@ -7,13 +7,19 @@ their names). Loading twice changes nothing the second time.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.reference import InstitutionKind
-from resolvers import reference
+from corridor.db import WRITE_OPTION
+from models.base import utcnow
+from models.ledger import Account, AccountKind
+from models.reference import Country, InstitutionKind
+from resolvers import ledger, reference
 from resolvers.access import SYSTEM
 
 CB = InstitutionKind.CENTRAL_BANK
@@ -63,10 +69,135 @@ INSTITUTIONS: tuple[DemoInstitution, ...] = (
 )
 
 
+# Deterministic ids: loading the demo again replays the same transfers (created False).
+DEMO_NAMESPACE = uuid.UUID("6f1c0f3e-2d1b-4c55-9a57-0c3a6b1e2f10")
+
+# What each commercial bank's SETTLEMENT account receives from its central bank, and
+# what each of its two customers then receives from it (illustrative figures).
+SETTLEMENT_FUNDING = Decimal("10000000")
+CUSTOMER_FUNDING = Decimal("100000")
+CUSTOMERS = ("Customer A (illustrative)", "Customer B (illustrative)")
+HISTORY_LENGTH = 30
+
+
+def demo_id(name: str) -> uuid.UUID:
+    return uuid.uuid5(DEMO_NAMESPACE, name)
+
+
+async def _account(
+    session: AsyncSession, owner_id: int, name: str, currency: str, kind: AccountKind
+) -> tuple[int, bool]:
+    """The demo account of that owner and name, opened if missing: (id, created)."""
+    found = (await session.exec(select(Account.id).where(Account.owner_id == owner_id, Account.name == name))).first()
+    if found is not None:
+        return found, False
+    account = await ledger.open_account(session, SYSTEM, owner_id=owner_id, name=name, currency=currency, kind=kind)
+    return account.id, True
+
+
+async def _load_ledger(session: AsyncSession, created: dict[str, int]) -> None:
+    """ISSUANCE accounts of the central banks; SETTLEMENT and CUSTOMER accounts of the
+    banks, funded from ISSUANCE; a history of customer payments and two open holds."""
+    banks: dict[str, dict] = {}
+    issuance: dict[str, int] = {}
+    for item in INSTITUTIONS:
+        if item.kind not in (CB, BANK):
+            continue
+        institution = await reference.institution_by_bic(session, item.bic)
+        currency = (await session.get(Country, item.country)).currency_code
+        if item.kind is CB:
+            account_id, new = await _account(
+                session, institution.id, f"{currency} issuance", currency, AccountKind.ISSUANCE
+            )
+            issuance[currency] = account_id
+            created["accounts"] += new
+            continue
+        settlement, new = await _account(
+            session, institution.id, f"{currency} settlement", currency, AccountKind.SETTLEMENT
+        )
+        created["accounts"] += new
+        customers = []
+        for name in CUSTOMERS:
+            customer, new = await _account(session, institution.id, name, currency, AccountKind.CUSTOMER)
+            customers.append(customer)
+            created["accounts"] += new
+        banks[item.bic] = {"currency": currency, "settlement": settlement, "customers": customers}
+
+    specs = []
+    for bic, bank in banks.items():
+        currency = bank["currency"]
+        specs.append(
+            ledger.TransferSpec(
+                demo_id(f"fund {bic} settlement"),
+                issuance[currency],
+                bank["settlement"],
+                SETTLEMENT_FUNDING,
+                currency,
+                reference="Initial liquidity from the central bank",
+            )
+        )
+        for index, customer in enumerate(bank["customers"]):
+            specs.append(
+                ledger.TransferSpec(
+                    demo_id(f"fund {bic} customer {index}"),
+                    bank["settlement"],
+                    customer,
+                    CUSTOMER_FUNDING,
+                    currency,
+                    reference="Opening deposit",
+                )
+            )
+    # Customer payments between the two Russian banks and the two Chinese banks.
+    for index in range(HISTORY_LENGTH):
+        pair = ("SABRRUMM", "VTBRRUMM") if index % 2 == 0 else ("BKCHCNBJ", "ICBKCNBJ")
+        payer, payee = pair if index % 4 < 2 else pair[::-1]
+        currency = banks[payer]["currency"]
+        specs.append(
+            ledger.TransferSpec(
+                demo_id(f"payment {index}"),
+                banks[payer]["customers"][0],
+                banks[payee]["customers"][1],
+                Decimal(100 + 37 * index),
+                currency,
+                reference=f"Invoice {1000 + index}",
+            )
+        )
+    # Two holds: one to post or void by hand, one that lapses after a day.
+    sber, vtb = banks["SABRRUMM"], banks["VTBRRUMM"]
+    specs.append(
+        ledger.TransferSpec(
+            demo_id("hold open"),
+            sber["customers"][1],
+            vtb["customers"][0],
+            Decimal("2500.00"),
+            "RUB",
+            pending=True,
+            reference="Hotel deposit (hold)",
+        )
+    )
+    specs.append(
+        ledger.TransferSpec(
+            demo_id("hold lapsing"),
+            sber["customers"][1],
+            vtb["customers"][0],
+            Decimal("750.00"),
+            "RUB",
+            pending=True,
+            timeout_seconds=86_400,
+            reference="Car rental (hold, lapses after a day)",
+        )
+    )
+    outcomes = await ledger.create_transfers(session, SYSTEM, specs, atomic=True, now=utcnow())
+    failed = [outcome.error for outcome in outcomes if outcome.error is not None]
+    assert not failed, f"the demo ledger did not load: {failed[:3]}"
+    created["transfers"] += sum(outcome.created for outcome in outcomes)
+
+
 async def load(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
     """Load what is missing; return how many of each thing were created."""
-    created = {"institutions": 0}
-    async with sessions() as session, session.begin():
+    created = {"institutions": 0, "accounts": 0, "transfers": 0}
+    async with sessions() as session:
+        await session.connection(execution_options={WRITE_OPTION: True})
         for item in INSTITUTIONS:
             if await reference.institution_by_bic(session, item.bic) is None:
                 await reference.create_institution(
@@ -79,4 +210,6 @@ async def load(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
                     spread_bps=item.spread_bps,
                 )
                 created["institutions"] += 1
+        await _load_ledger(session, created)
+        await session.commit()
     return created

@@ -34,9 +34,8 @@ class Settings:
     max_aliases: int = 30
     # Bounded caches of parsed and validated documents, keyed by query text.
     document_cache_size: int = 512
-    # How long a pending hold lives when the client does not say (seconds).
-    default_hold_seconds: int = 7 * 24 * 3600
-    quote_seconds: int = 60
+    # How often the background sweep releases lapsed holds (seconds).
+    sweep_seconds: int = 5
     sqlite_busy_timeout_ms: int = 5_000
     pool_size: int = field(default=0)  # 0: the engine's default for the driver
 
@@ -50,8 +49,7 @@ class Settings:
             max_tokens=_int("CORRIDOR_MAX_TOKENS", cls.max_tokens),
             max_aliases=_int("CORRIDOR_MAX_ALIASES", cls.max_aliases),
             document_cache_size=_int("CORRIDOR_DOCUMENT_CACHE", cls.document_cache_size),
-            default_hold_seconds=_int("CORRIDOR_HOLD_SECONDS", cls.default_hold_seconds),
-            quote_seconds=_int("CORRIDOR_QUOTE_SECONDS", cls.quote_seconds),
+            sweep_seconds=_int("CORRIDOR_SWEEP_SECONDS", cls.sweep_seconds),
             sqlite_busy_timeout_ms=_int("CORRIDOR_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms),
             pool_size=int(os.environ.get("CORRIDOR_POOL_SIZE", "0") or 0),
         )

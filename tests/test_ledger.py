@@ -566,3 +566,22 @@ async def test_history_loads_nested_accounts_in_a_fixed_number_of_statements(api
         assert len(data["node"]["transfers"]["edges"]) == size
         counts.append(statements[0])
     assert counts[0] == counts[1]
+
+
+async def test_background_sweep_releases_every_lapsed_hold(api, clock):
+    from corridor import sweeper
+
+    world = await build(api)
+    items = [
+        transfer(world.sber_settlement, world.vtb_settlement, "1.00", pending=True, timeoutSeconds=30) for _ in range(7)
+    ]
+    items.append(transfer(world.sber_settlement, world.vtb_settlement, "2.00", pending=True))  # no timeout
+    await send(api, *items)
+    assert await sweeper.sweep_once(api.sessions) == 0
+    clock(31)
+    assert await sweeper.sweep_once(api.sessions) == 7
+    async with api.engine.connect() as connection:
+        states = dict((await connection.execute(text("SELECT state, count(*) FROM transfer GROUP BY state"))).all())
+    assert states == {"EXPIRED": 7, "PENDING": 1, "POSTED": 2}
+    sber = await balances(api, world.sber_settlement)
+    assert sber["debitsPending"] == "2.00" and sber["available"] == "998.00"

@@ -1,0 +1,223 @@
+"""The report: the machine's details, the results table with the targets, and the
+Markdown file in bench/results/ named by the run's UTC time.
+
+Targets shown next to the figures:
+- batch >= 0.5 x ceiling (every engine and worker count);
+- single >= 1,000 requests/s with p99 < 100 ms, on PostgreSQL with 2 workers;
+- hot >= 0.5 x single (every engine and worker count).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import sqlite3
+from importlib import metadata
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PACKAGES = (
+    "strawberry-graphql",
+    "graphql-core",
+    "sqlalchemy",
+    "sqlmodel",
+    "starlette",
+    "uvicorn",
+    "asyncpg",
+    "aiosqlite",
+)
+
+BATCH_TARGET = 0.5  # x ceiling
+HOT_TARGET = 0.5  # x single
+SINGLE_TARGET_RPS = 1000
+SINGLE_TARGET_P99_MS = 100
+SINGLE_TARGET_WHERE = ("postgres", 2)  # (engine, workers)
+
+
+def _proc_field(path: str, name: str) -> str:
+    try:
+        for line in Path(path).read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == name:
+                return value.strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def machine_details(postgres_version: str) -> list[tuple[str, str]]:
+    memory = _proc_field("/proc/meminfo", "MemTotal")
+    if memory.endswith(" kB"):
+        memory = f"{int(memory[:-3]) / (1 << 20):.1f} GiB"
+    details = [
+        ("CPU", _proc_field("/proc/cpuinfo", "model name")),
+        ("nproc", str(len(os.sched_getaffinity(0)))),
+        ("memory", memory),
+        ("OS", f"{platform.system()} {platform.release()}"),
+        ("Python", platform.python_version()),
+    ]
+    for package in PACKAGES:
+        try:
+            details.append((package, metadata.version(package)))
+        except metadata.PackageNotFoundError:
+            details.append((package, "not installed"))
+    details.append(("SQLite library", sqlite3.sqlite_version))
+    details.append(("PostgreSQL server", postgres_version))
+    return details
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def _n(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}"
+
+
+def _failures(result: dict) -> str:
+    return f"{sum(result['failures'].values()):,}"
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def _row(engine, workers, path, throughput, result=None, ratio="", target="", met="") -> list[str]:
+    if result:
+        timing = [_ms(result["p50_ms"]), _ms(result["p99_ms"]), _failures(result), f"{result['client_cpu']:.0%}"]
+    else:
+        timing = ["-", "-", "-", "-"]
+    return [engine, str(workers), path, throughput, *timing, ratio, target, met]
+
+
+def engine_rows(engine: dict) -> list[list[str]]:
+    """The table's rows for one engine: the ceiling, then each worker count's four paths."""
+    name, ceiling = engine["engine"], engine["ceiling"]
+    rows = [_row(name, "-", "ceiling: Core in-process", f"{_n(ceiling['transfers_per_s'])} transfers/s")]
+    for workers, paths in engine["runs"].items():
+        floor, batch, single, hot = paths["floor"], paths["batch"], paths["single"], paths["hot"]
+        rows.append(
+            _row(name, workers, f"floor ({floor['clients']} clients)", f"{_n(floor['requests_per_s'])} req/s", floor)
+        )
+
+        ratio = batch["transfers_per_s"] / ceiling["transfers_per_s"] if ceiling["transfers_per_s"] else 0.0
+        throughput = f"{_n(batch['transfers_per_s'])} transfers/s ({_n(batch['requests_per_s'])} req/s)"
+        rows.append(
+            _row(
+                name,
+                workers,
+                f"batch of 1,000 ({batch['clients']} clients)",
+                throughput,
+                batch,
+                f"{ratio:.2f} x ceiling",
+                f">= {BATCH_TARGET} x ceiling",
+                _met(ratio >= BATCH_TARGET),
+            )
+        )
+
+        target = met = ""
+        if (name, workers) == SINGLE_TARGET_WHERE:
+            target = f">= {SINGLE_TARGET_RPS:,} req/s, p99 < {SINGLE_TARGET_P99_MS} ms"
+            p99 = single["p99_ms"]
+            met = _met(single["requests_per_s"] >= SINGLE_TARGET_RPS and p99 is not None and p99 < SINGLE_TARGET_P99_MS)
+        throughput = f"{_n(single['requests_per_s'])} req/s"
+        rows.append(_row(name, workers, f"single ({single['clients']} clients)", throughput, single, "", target, met))
+
+        ratio = hot["requests_per_s"] / single["requests_per_s"] if single["requests_per_s"] else 0.0
+        rows.append(
+            _row(
+                name,
+                workers,
+                f"hot account ({hot['clients']} clients)",
+                f"{_n(hot['requests_per_s'])} req/s",
+                hot,
+                f"{ratio:.2f} x single",
+                f">= {HOT_TARGET} x single",
+                _met(ratio >= HOT_TARGET),
+            )
+        )
+    return rows
+
+
+HEADER = [
+    "engine",
+    "workers",
+    "path",
+    "throughput",
+    "p50 ms",
+    "p99 ms",
+    "failures",
+    "client CPU",
+    "ratio",
+    "target",
+    "met",
+]
+
+
+def table(engines: list[dict]) -> str:
+    rows = [HEADER] + [row for engine in engines for row in engine_rows(engine)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) + " |"
+
+    separator = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
+    return "\n".join([line(rows[0]), separator, *(line(row) for row in rows[1:])])
+
+
+def failure_details(engines: list[dict]) -> list[str]:
+    lines = []
+    for engine in engines:
+        for workers, paths in engine["runs"].items():
+            for path, result in paths.items():
+                for reason, count in sorted(result["failures"].items()):
+                    lines.append(f"- {engine['engine']}, {workers} worker(s), {path}: {reason} x {count:,}")
+    return lines
+
+
+def markdown(
+    started: dt.datetime,
+    machine: list[tuple[str, str]],
+    parameters: list[tuple[str, str]],
+    engines: list[dict],
+    notes: list[str],
+) -> str:
+    parts = [f"# Corridor benchmark, {started:%Y-%m-%d %H:%M:%S} UTC", "", "## Machine", ""]
+    parts += ["| | |", "|---|---|", *(f"| {key} | {value} |" for key, value in machine), ""]
+    parts += ["## Parameters", "", *(f"- {key}: {value}" for key, value in parameters), ""]
+    parts += ["## Results", ""]
+    parts += [table(engines) if engines else "No engine was measured.", ""]
+    failures = failure_details(engines)
+    parts += ["Failures (not counted in the figures):", "", *failures, ""] if failures else ["No failures.", ""]
+    parts += [*(f"- {note}" for note in notes), ""] if notes else []
+    parts += [
+        "## How to read it",
+        "",
+        "- ceiling: 1,000-transfer batches written in-process by plain SQLAlchemy Core (one executemany INSERT,",
+        "  one UPDATE per touched account, one transaction), no HTTP, no GraphQL; once per engine.",
+        "- floor: `{ __typename }` over HTTP with the API key: HTTP, authentication and GraphQL, no database.",
+        "- batch: createTransfers with 1,000 transfers of 0.01 RUB between random distinct customer accounts",
+        "  (1,000 accounts), 2 x workers clients; only transfers created without errors count.",
+        "- single: one such transfer per request, 32 clients. hot: the same, every transfer debiting one account.",
+        "- The load generator is one Python process (asyncio, a minimal HTTP/1.1 keep-alive client) on the same",
+        "  machine, so it takes CPU from the server (client CPU: its share of one core). Latencies are per",
+        "  request, p50/p99 by nearest rank.",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def save(started: dt.datetime, text: str) -> Path:
+    """Write the report to bench/results/<UTC time>.md (through a .tmp file, then renamed)."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{started:%Y%m%dT%H%M%SZ}.md"
+    partial = path.with_suffix(".md.tmp")
+    partial.write_text(text)
+    partial.replace(path)
+    return path

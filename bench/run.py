@@ -1,0 +1,147 @@
+"""`python -m bench`: the whole benchmark, engine by engine.
+
+For each engine (SQLite: a fresh temporary file; PostgreSQL: `corridor_bench` on
+127.0.0.1, skipped with a message when unreachable):
+
+1. prepare the database once: `corridor migrate`, `corridor apikey --role OPERATOR`,
+   then the test data through GraphQL against a server started for that alone
+   (`bench.prepare`); every worker count then runs on the same data;
+2. measure the ceiling in-process, with no server running (`bench.ceiling`);
+3. for each worker count, start `corridor serve --workers N` (`bench.server`) and run
+   floor, batch, single and hot from a separate load-generator process (`bench.load`),
+   each for a fixed duration after a short warm-up; then stop the server.
+
+Then print the report and save it as Markdown in bench/results/ (`bench.report`).
+Transfers written by earlier measurements stay in the database, so later ones run
+on a slightly larger transfer table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+
+from bench import ceiling, load, prepare, report
+from bench.server import Server, corridor
+
+ENGINES = ("sqlite", "postgres")
+CLIENTS = 32  # floor, single and hot
+BATCH_CLIENTS_PER_WORKER = 2
+
+
+def _list(kind, choices=None):
+    def parse(text: str) -> list:
+        values = [kind(part.strip()) for part in text.split(",") if part.strip()]
+        if not values or (choices and any(value not in choices for value in values)):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(map(str, choices or []))}")
+        return list(dict.fromkeys(values))
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError("between 0 and 600 seconds")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=_seconds, default=10.0, help="duration of each measurement (default 10)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="uncounted warm-up before each path (default 1)")
+    parser.add_argument(
+        "--engines", type=_list(str, ENGINES), default=list(ENGINES), help="sqlite,postgres (default both)"
+    )
+    parser.add_argument("--workers", type=_list(int, (1, 2, 3, 4)), default=[1, 2], help="worker counts (default 1,2)")
+    args = parser.parse_args(argv)
+    if not 0 <= args.warmup <= 60:
+        parser.error("--warmup: between 0 and 60 seconds")
+    return args
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def measure_engine(engine: str, database_url: str, args: argparse.Namespace, scratch: Path) -> dict:
+    say(f"[{engine}] preparing: migrate, API key, {prepare.CUSTOMERS:,} funded accounts through the API")
+    corridor(database_url, "migrate")
+    secret = corridor(database_url, "apikey", "--role", "OPERATOR", "--label", "bench").strip().splitlines()[-1]
+    with Server(database_url, 1, scratch / f"{engine}-prepare.log") as server:
+        world = asyncio.run(prepare.build(server.port, secret))
+
+    say(f"[{engine}] ceiling: SQLAlchemy Core in-process, {args.seconds:g} s")
+    top = asyncio.run(ceiling.measure(database_url, world.customers, args.seconds))
+    say(f"[{engine}]   {top['transfers_per_s']:,.0f} transfers/s")
+
+    runs = {}
+    for workers in args.workers:
+        with Server(database_url, workers, scratch / f"{engine}-{workers}.log") as server:
+            paths = {}
+            for scenario in load.SCENARIOS:
+                clients = BATCH_CLIENTS_PER_WORKER * workers if scenario == "batch" else CLIENTS
+                say(f"[{engine}] {workers} worker(s), {scenario}: {clients} clients, {args.seconds:g} s")
+                result = load.run(
+                    {
+                        "port": server.port,
+                        "secret": secret,
+                        "scenario": scenario,
+                        "clients": clients,
+                        "seconds": args.seconds,
+                        "warmup": args.warmup,
+                        "customers": world.customers,
+                        "hot": world.hot,
+                    }
+                )
+                failures = sum(result["failures"].values())
+                say(
+                    f"[{engine}]   {result['requests_per_s']:,.0f} req/s, {result['transfers_per_s']:,.0f} transfers/s,"
+                    f" p50 {result['p50_ms'] or 0:.1f} ms, p99 {result['p99_ms'] or 0:.1f} ms, {failures} failures,"
+                    f" client CPU {result['client_cpu']:.0%}"
+                )
+                paths[scenario] = result
+        runs[workers] = paths
+    return {"engine": engine, "ceiling": top, "runs": runs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = dt.datetime.now(dt.UTC)
+    load_at_start = os.getloadavg()  # the machine may be shared: say how busy it was
+    engines, notes = [], []
+    with tempfile.TemporaryDirectory(prefix="corridor-bench-") as scratch:
+        scratch = Path(scratch)
+        for engine in args.engines:
+            if engine == "sqlite":
+                database_url = f"sqlite+aiosqlite:///{scratch / 'bench.db'}"
+            else:
+                database_url = prepare.POSTGRES_URL
+                try:
+                    asyncio.run(prepare.reset_postgres(database_url))
+                except prepare.Unreachable as error:
+                    message = f"PostgreSQL at 127.0.0.1:5432 is unreachable ({error}); skipped."
+                    say(f"[postgres] {message}")
+                    notes.append(message)
+                    continue
+            engines.append(measure_engine(engine, database_url, args, scratch))
+
+    machine = report.machine_details(asyncio.run(prepare.postgres_version()))
+    parameters = [
+        ("duration of each measurement", f"{args.seconds:g} s after a {args.warmup:g} s warm-up"),
+        ("engines", ", ".join(args.engines)),
+        ("workers", ", ".join(map(str, args.workers))),
+        ("customer accounts", f"{prepare.CUSTOMERS:,} (plus one hot account)"),
+        ("clients", f"{CLIENTS} (floor, single, hot); {BATCH_CLIENTS_PER_WORKER} x workers (batch)"),
+        ("load average at start (1, 5, 15 min)", ", ".join(f"{value:.2f}" for value in load_at_start)),
+    ]
+    text = report.markdown(started, machine, parameters, engines, notes)
+    print()
+    print(text)
+    path = report.save(started, text)
+    say(f"saved to {path}")
+    return 0
