@@ -43,6 +43,10 @@ class TransferState(enum.StrEnum):
     EXPIRED = "EXPIRED"
 
 
+# Pending transfers with an expiry: the rows the partial indexes below hold.
+LAPSING = text("state = 'PENDING' AND expires_at IS NOT NULL")
+
+
 class Account(SQLModel, table=True):
     __tablename__ = "account"
     __table_args__ = (
@@ -87,12 +91,22 @@ class Transfer(SQLModel, table=True):
         # An account's history, newest first, from either side.
         Index("ix_transfer_debit_account", "debit_account_id", "id"),
         Index("ix_transfer_credit_account", "credit_account_id", "id"),
-        # Holds that lapse: only the pending ones are indexed.
+        # Holds that lapse (pending, with an expiry): by expiry for the sweep, by account
+        # for the lapsed holds of the accounts a request touches.
+        Index("ix_transfer_pending_expiry", "expires_at", sqlite_where=LAPSING, postgresql_where=LAPSING),
         Index(
-            "ix_transfer_pending_expiry",
+            "ix_transfer_lapsing_debit",
+            "debit_account_id",
             "expires_at",
-            sqlite_where=text("state = 'PENDING' AND expires_at IS NOT NULL"),
-            postgresql_where=text("state = 'PENDING' AND expires_at IS NOT NULL"),
+            sqlite_where=LAPSING,
+            postgresql_where=LAPSING,
+        ),
+        Index(
+            "ix_transfer_lapsing_credit",
+            "credit_account_id",
+            "expires_at",
+            sqlite_where=LAPSING,
+            postgresql_where=LAPSING,
         ),
     )
 

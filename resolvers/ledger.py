@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, func, insert, update
+from sqlalchemy import and_, bindparam, func, insert, literal_column, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -49,6 +49,58 @@ TIMEOUT_MAX = 2_147_483_647  # seconds (about 68 years): the column is a 32-bit 
 
 ACCOUNTS = Account.__table__
 TRANSFERS = Transfer.__table__
+
+# Statements are built once: building SQLAlchemy expressions costs more CPU per request
+# than running them. "Lapsing" (pending with an expiry) is spelled with literals, not
+# parameters, so the planners of both engines can use the partial indexes on it.
+LAPSING = and_(TRANSFERS.c.state == literal_column("'PENDING'"), TRANSFERS.c.expires_at.is_not(None))
+_IDS = bindparam("ids", expanding=True)
+_NOW = bindparam("now", type_=TRANSFERS.c.expires_at.type)
+
+_LAPSED_DEBITS = (
+    select(TRANSFERS.c.debit_account_id, func.sum(TRANSFERS.c.amount))
+    .where(LAPSING, TRANSFERS.c.expires_at <= _NOW, TRANSFERS.c.debit_account_id.in_(_IDS))
+    .group_by(TRANSFERS.c.debit_account_id)
+)
+_LAPSED_CREDITS = (
+    select(TRANSFERS.c.credit_account_id, func.sum(TRANSFERS.c.amount))
+    .where(LAPSING, TRANSFERS.c.expires_at <= _NOW, TRANSFERS.c.credit_account_id.in_(_IDS))
+    .group_by(TRANSFERS.c.credit_account_id)
+)
+# The accounts a write touches, in id order, with their lapsed pending debits (holds
+# past expiry not yet swept, which no longer limit `available`).
+_LOCK = (
+    select(
+        ACCOUNTS.c.id,
+        ACCOUNTS.c.owner_id,
+        ACCOUNTS.c.currency_code,
+        ACCOUNTS.c.kind,
+        ACCOUNTS.c.debits_pending,
+        ACCOUNTS.c.debits_posted,
+        ACCOUNTS.c.credits_pending,
+        ACCOUNTS.c.credits_posted,
+        select(func.coalesce(func.sum(TRANSFERS.c.amount), 0))
+        .where(LAPSING, TRANSFERS.c.expires_at <= _NOW, TRANSFERS.c.debit_account_id == ACCOUNTS.c.id)
+        .scalar_subquery()
+        .label("lapsed_debits"),
+    )
+    .where(ACCOUNTS.c.id.in_(_IDS))
+    .order_by(ACCOUNTS.c.id)
+)
+_LOCK_FOR_UPDATE = _LOCK.with_for_update(of=ACCOUNTS)
+_KNOWN = select(TRANSFERS).where(TRANSFERS.c.transfer_id.in_(bindparam("keys", expanding=True)))
+_BY_KEY = select(TRANSFERS).where(TRANSFERS.c.transfer_id == bindparam("key"))
+_INSERT = insert(TRANSFERS).returning(TRANSFERS.c.id, sort_by_parameter_order=True)
+_ADD_TO_ACCOUNT = (
+    update(ACCOUNTS)
+    .where(ACCOUNTS.c.id == bindparam("key"))
+    .values(
+        debits_pending=ACCOUNTS.c.debits_pending + bindparam("d_dpend"),
+        debits_posted=ACCOUNTS.c.debits_posted + bindparam("d_dpost"),
+        credits_pending=ACCOUNTS.c.credits_pending + bindparam("d_cpend"),
+        credits_posted=ACCOUNTS.c.credits_posted + bindparam("d_cpost"),
+    )
+)
 
 
 # ---------------------------------------------------------------- accounts
@@ -135,24 +187,12 @@ async def lapsed_holds(session: AsyncSession, account_ids: Iterable[int], now: d
     ids = list(set(account_ids))
     if not ids:
         return {}
-    lapsed = and_(
-        TRANSFERS.c.state == TransferState.PENDING, TRANSFERS.c.expires_at.is_not(None), TRANSFERS.c.expires_at <= now
-    )
-    debits = (
-        select(TRANSFERS.c.debit_account_id, func.sum(TRANSFERS.c.amount))
-        .where(lapsed, TRANSFERS.c.debit_account_id.in_(ids))
-        .group_by(TRANSFERS.c.debit_account_id)
-    )
-    credits = (
-        select(TRANSFERS.c.credit_account_id, func.sum(TRANSFERS.c.amount))
-        .where(lapsed, TRANSFERS.c.credit_account_id.in_(ids))
-        .group_by(TRANSFERS.c.credit_account_id)
-    )
+    params = {"ids": ids, "now": now}
     connection = await session.connection()
     result: dict[int, list[int]] = {}
-    for account_id, total in await connection.execute(debits):
+    for account_id, total in await connection.execute(_LAPSED_DEBITS, params):
         result.setdefault(account_id, [0, 0])[0] = int(total)
-    for account_id, total in await connection.execute(credits):
+    for account_id, total in await connection.execute(_LAPSED_CREDITS, params):
         result.setdefault(account_id, [0, 0])[1] = int(total)
     return result
 
@@ -208,7 +248,7 @@ async def transfers_by_id(session: AsyncSession, ids: Sequence[int]) -> list:
 
 async def transfer_by_key(session: AsyncSession, transfer_id: uuid.UUID):
     connection = await session.connection()
-    return (await connection.execute(select(TRANSFERS).where(TRANSFERS.c.transfer_id == transfer_id))).first()
+    return (await connection.execute(_BY_KEY, {"key": transfer_id})).first()
 
 
 async def may_see_transfer(session: AsyncSession, principal: Principal, transfer) -> bool:
@@ -330,33 +370,24 @@ class _Held:
         return self.credits_posted - self.debits_posted - (self.debits_pending - self.lapsed_debits)
 
 
-async def _lock_accounts(session: AsyncSession, ids: Iterable[int]) -> dict[int, _Held]:
-    """Lock the accounts in id order, in one statement, and read their columns."""
+async def _lock_accounts(session: AsyncSession, ids: Iterable[int], now: dt.datetime) -> dict[int, _Held]:
+    """Lock the accounts in id order, in one statement, and read their columns and lapsed holds."""
     ordered = sorted(set(ids))
     if not ordered:
         return {}
-    statement = (
-        select(
-            ACCOUNTS.c.id,
-            ACCOUNTS.c.owner_id,
-            ACCOUNTS.c.currency_code,
-            ACCOUNTS.c.kind,
-            ACCOUNTS.c.debits_pending,
-            ACCOUNTS.c.debits_posted,
-            ACCOUNTS.c.credits_pending,
-            ACCOUNTS.c.credits_posted,
-        )
-        .where(ACCOUNTS.c.id.in_(ordered))
-        .order_by(ACCOUNTS.c.id)
-    )
     connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        statement = statement.with_for_update()
+    statement = _LOCK_FOR_UPDATE if connection.dialect.name == "postgresql" else _LOCK
     held: dict[int, _Held] = {}
-    for row in await connection.execute(statement):
+    for row in await connection.execute(statement, {"ids": ordered, "now": now}):
         columns = (row.debits_pending, row.debits_posted, row.credits_pending, row.credits_posted)
         held[row.id] = _Held(
-            row.id, row.owner_id, row.currency_code, row.kind is AccountKind.ISSUANCE, *columns, start=columns
+            row.id,
+            row.owner_id,
+            row.currency_code,
+            row.kind is AccountKind.ISSUANCE,
+            *columns,
+            lapsed_debits=int(row.lapsed_debits),
+            start=columns,
         )
     return held
 
@@ -376,18 +407,8 @@ async def _write_accounts(session: AsyncSession, held: Iterable[_Held]) -> None:
     ]
     if not changes:
         return
-    statement = (
-        update(ACCOUNTS)
-        .where(ACCOUNTS.c.id == bindparam("key"))
-        .values(
-            debits_pending=ACCOUNTS.c.debits_pending + bindparam("d_dpend"),
-            debits_posted=ACCOUNTS.c.debits_posted + bindparam("d_dpost"),
-            credits_pending=ACCOUNTS.c.credits_pending + bindparam("d_cpend"),
-            credits_posted=ACCOUNTS.c.credits_posted + bindparam("d_cpost"),
-        )
-    )
     connection = await session.connection()
-    await connection.execute(statement, changes)
+    await connection.execute(_ADD_TO_ACCOUNT, changes)
 
 
 def _check_spec(spec: TransferSpec, minor_units: dict[str, int]) -> int:
@@ -460,18 +481,14 @@ async def create_transfers(
 
     live = [i for i, amount in enumerate(amounts) if amount is not None]
     held = await _lock_accounts(
-        session, (a for i in live for a in (specs[i].debit_account_id, specs[i].credit_account_id))
+        session, (a for i in live for a in (specs[i].debit_account_id, specs[i].credit_account_id)), now
     )
-    for account_id, (lapsed_debits, _) in (await lapsed_holds(session, held, now)).items():
-        held[account_id].lapsed_debits = lapsed_debits
     known = {}
     if live:
-        keys = list({specs[i].transfer_id for i in live})
         connection = await session.connection()
-        for chunk_start in range(0, len(keys), 1000):
-            chunk = keys[chunk_start : chunk_start + 1000]
-            for row in await connection.execute(select(TRANSFERS).where(TRANSFERS.c.transfer_id.in_(chunk))):
-                known[row.transfer_id] = row
+        keys = list({specs[i].transfer_id for i in live})
+        for row in await connection.execute(_KNOWN, {"keys": keys}):
+            known[row.transfer_id] = row
 
     new: list[tuple[int, NewTransfer]] = []
     for index in live:
@@ -514,9 +531,7 @@ async def create_transfers(
             for _, t in new
         ]
         connection = await session.connection()
-        result = await connection.execute(
-            insert(TRANSFERS).returning(TRANSFERS.c.id, sort_by_parameter_order=True), rows
-        )
+        result = await connection.execute(_INSERT, rows)
         for (_, transfer), (new_id,) in zip(new, result.all(), strict=True):
             transfer.id = new_id
         await _write_accounts(session, held.values())
@@ -590,12 +605,12 @@ def _apply(
     return transfer, True
 
 
-async def _locked_pending(session: AsyncSession, principal: Principal, transfer_id: uuid.UUID):
+async def _locked_pending(session: AsyncSession, principal: Principal, transfer_id: uuid.UUID, now: dt.datetime):
     """The transfer with its two accounts locked, after the access check."""
     found = await transfer_by_key(session, transfer_id)
     if found is None:
         raise not_found("No transfer with this transferId.", "transferId")
-    held = await _lock_accounts(session, (found.debit_account_id, found.credit_account_id))
+    held = await _lock_accounts(session, (found.debit_account_id, found.credit_account_id), now)
     transfer = await transfer_by_key(session, transfer_id)  # as it stands under the locks
     debit, credit = held[transfer.debit_account_id], held[transfer.credit_account_id]
     if not may_act_for(principal, debit.owner_id):
@@ -618,7 +633,7 @@ async def post_transfer(
     """Post a pending transfer for `amount` (default: all of it) and release the rest.
     Posting again for the same amount is a replay: (transfer, False)."""
     require(principal, Action.WRITE_OWN)
-    transfer, debit, credit = await _locked_pending(session, principal, transfer_id)
+    transfer, debit, credit = await _locked_pending(session, principal, transfer_id, now)
     post = transfer.amount
     if amount is not None:
         units = (await reference.minor_units(session))[transfer.currency_code]
@@ -652,7 +667,7 @@ async def void_transfer(
 ) -> tuple[object, bool]:
     """Release a pending transfer's hold. Voiding again is a replay: (transfer, False)."""
     require(principal, Action.WRITE_OWN)
-    transfer, debit, credit = await _locked_pending(session, principal, transfer_id)
+    transfer, debit, credit = await _locked_pending(session, principal, transfer_id, now)
     state = effective_state(transfer, now)
     if state is TransferState.VOIDED:
         return transfer, False
@@ -684,18 +699,14 @@ async def expire_lapsed(session: AsyncSession, now: dt.datetime, limit: int = 50
     due = (
         await connection.execute(
             select(TRANSFERS.c.id, TRANSFERS.c.debit_account_id, TRANSFERS.c.credit_account_id)
-            .where(
-                TRANSFERS.c.state == TransferState.PENDING,
-                TRANSFERS.c.expires_at.is_not(None),
-                TRANSFERS.c.expires_at <= now,
-            )
+            .where(LAPSING, TRANSFERS.c.expires_at <= now)
             .order_by(TRANSFERS.c.expires_at)
             .limit(limit)
         )
     ).all()
     if not due:
         return 0
-    held = await _lock_accounts(session, (a for row in due for a in (row.debit_account_id, row.credit_account_id)))
+    held = await _lock_accounts(session, (a for row in due for a in (row.debit_account_id, row.credit_account_id)), now)
     released = await connection.execute(
         update(TRANSFERS)
         .where(TRANSFERS.c.id.in_([row.id for row in due]), TRANSFERS.c.state == TransferState.PENDING)
