@@ -369,6 +369,12 @@ class _Held:
     def available(self) -> int:
         return self.credits_posted - self.debits_posted - (self.debits_pending - self.lapsed_debits)
 
+    def snapshot(self) -> tuple[int, int, int, int, bool]:
+        return (self.debits_pending, self.debits_posted, self.credits_pending, self.credits_posted, self.changed)
+
+    def restore(self, snapshot: tuple[int, int, int, int, bool]) -> None:
+        (self.debits_pending, self.debits_posted, self.credits_pending, self.credits_posted, self.changed) = snapshot
+
 
 async def _lock_accounts(session: AsyncSession, ids: Iterable[int], now: dt.datetime) -> dict[int, _Held]:
     """Lock the accounts in id order, in one statement, and read their columns and lapsed holds."""
@@ -452,6 +458,19 @@ def _fits(*values: int) -> bool:
     return all(value <= MAX_MINOR for value in values)
 
 
+@dataclass
+class TransferGroup:
+    """One request's transfers: applied in order, atomically or not, as its caller may.
+    `create_transfer_groups` fills in `outcomes` (one per spec) or `error` (the whole
+    request refused, such as a key that may not move money)."""
+
+    principal: Principal
+    specs: Sequence[TransferSpec]
+    atomic: bool = False
+    outcomes: list[TransferOutcome] = field(default_factory=list)
+    error: DomainError | None = None
+
+
 async def create_transfers(
     session: AsyncSession,
     principal: Principal,
@@ -466,50 +485,90 @@ async def create_transfers(
     effect: each failing input has its error, the others ATOMIC_BATCH_FAILED.
     Error fields are relative to the list: ["<index>", "amount"].
     """
-    require(principal, Action.WRITE_OWN)
-    if len(specs) > MAX_BATCH:
-        raise invalid(f"At most {MAX_BATCH} transfers in one request.")
-    outcomes = [TransferOutcome() for _ in specs]
+    group = TransferGroup(principal, specs, atomic)
+    await create_transfer_groups(session, [group], now=now)
+    if group.error is not None:
+        raise group.error
+    return group.outcomes
+
+
+async def create_transfer_groups(session: AsyncSession, groups: Sequence[TransferGroup], *, now: dt.datetime) -> None:
+    """Apply several requests' transfers in one transaction, each group as if alone, in
+    order: a group sees the effects of the groups before it, and an atomic group that
+    fails leaves no trace. One lock statement, one lookup of known ids, one insert and
+    one account update serve them all (group commit)."""
     units = await reference.minor_units(session)
-
-    amounts: list[int | None] = [None] * len(specs)
-    for index, spec in enumerate(specs):
+    amounts: list[list[int | None]] = []
+    for group in groups:
+        group.outcomes = [TransferOutcome() for _ in group.specs]
+        group_amounts: list[int | None] = [None] * len(group.specs)
+        amounts.append(group_amounts)
         try:
-            amounts[index] = _check_spec(spec, units)
+            require(group.principal, Action.WRITE_OWN)
+            if len(group.specs) > MAX_BATCH:
+                raise invalid(f"At most {MAX_BATCH} transfers in one request.")
         except DomainError as error:
-            outcomes[index].error = error.under(str(index))
+            group.error = error
+            continue
+        for index, spec in enumerate(group.specs):
+            try:
+                group_amounts[index] = _check_spec(spec, units)
+            except DomainError as error:
+                group.outcomes[index].error = error.under(str(index))
 
-    live = [i for i, amount in enumerate(amounts) if amount is not None]
+    live = [
+        (group, index, amount)
+        for group, group_amounts in zip(groups, amounts, strict=True)
+        if group.error is None
+        for index, amount in enumerate(group_amounts)
+        if amount is not None
+    ]
     held = await _lock_accounts(
-        session, (a for i in live for a in (specs[i].debit_account_id, specs[i].credit_account_id)), now
+        session, (a for g, i, _ in live for a in (g.specs[i].debit_account_id, g.specs[i].credit_account_id)), now
     )
-    known = {}
+    known: dict = {}
     if live:
         connection = await session.connection()
-        keys = list({specs[i].transfer_id for i in live})
+        keys = list({g.specs[i].transfer_id for g, i, _ in live})
         for row in await connection.execute(_KNOWN, {"keys": keys}):
             known[row.transfer_id] = row
 
-    new: list[tuple[int, NewTransfer]] = []
-    for index in live:
-        spec, amount, outcome = specs[index], amounts[index], outcomes[index]
-        try:
-            outcome.transfer, outcome.created = _apply(principal, spec, amount, held, known, now)
-        except DomainError as error:
-            outcome.error = error.under(str(index))
+    new: list[NewTransfer] = []
+    by_group: dict[int, list[tuple[int, int]]] = {}
+    for group, index, amount in live:
+        by_group.setdefault(id(group), []).append((index, amount))
+    for group in groups:
+        entries = by_group.get(id(group), [])
+        saved = {}
+        if group.atomic:
+            touched = {
+                a for i, _ in entries for a in (group.specs[i].debit_account_id, group.specs[i].credit_account_id)
+            }
+            saved = {a: held[a].snapshot() for a in touched if a in held}
+        added: list[NewTransfer] = []
+        for index, amount in entries:
+            spec, outcome = group.specs[index], group.outcomes[index]
+            try:
+                outcome.transfer, outcome.created = _apply(group.principal, spec, amount, held, known, now)
+            except DomainError as error:
+                outcome.error = error.under(str(index))
+                continue
+            if outcome.created:
+                known[spec.transfer_id] = outcome.transfer
+                added.append(outcome.transfer)
+        if group.atomic and any(outcome.error is not None for outcome in group.outcomes):
+            for account_id, snapshot in saved.items():
+                held[account_id].restore(snapshot)
+            for transfer in added:
+                del known[transfer.transfer_id]
+            for outcome in group.outcomes:
+                if outcome.error is None:
+                    outcome.transfer, outcome.created = None, False
+                    outcome.error = DomainError(
+                        ErrorCode.ATOMIC_BATCH_FAILED, "Not applied: another transfer in the atomic batch failed."
+                    )
             continue
-        if outcome.created:
-            known[spec.transfer_id] = outcome.transfer
-            new.append((index, outcome.transfer))
-
-    if atomic and any(outcome.error is not None for outcome in outcomes):
-        for outcome in outcomes:
-            if outcome.error is None:
-                outcome.transfer, outcome.created = None, False
-                outcome.error = DomainError(
-                    ErrorCode.ATOMIC_BATCH_FAILED, "Not applied: another transfer in the atomic batch failed."
-                )
-        return outcomes
+        new.extend(added)
 
     if new:
         rows = [
@@ -522,20 +581,19 @@ async def create_transfers(
                 "state": t.state,
                 "timeout_seconds": t.timeout_seconds,
                 "expires_at": t.expires_at,
-                "posted_amount": None,
+                "posted_amount": t.posted_amount,
                 "pending": t.pending,
                 "reference": t.reference,
                 "created_at": t.created_at,
                 "resolved_at": None,
             }
-            for _, t in new
+            for t in new
         ]
         connection = await session.connection()
         result = await connection.execute(_INSERT, rows)
-        for (_, transfer), (new_id,) in zip(new, result.all(), strict=True):
+        for transfer, (new_id,) in zip(new, result.all(), strict=True):
             transfer.id = new_id
         await _write_accounts(session, held.values())
-    return outcomes
 
 
 def _apply(

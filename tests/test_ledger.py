@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
@@ -585,3 +586,37 @@ async def test_background_sweep_releases_every_lapsed_hold(api, clock):
     assert states == {"EXPIRED": 7, "PENDING": 1, "POSTED": 2}
     sber = await balances(api, world.sber_settlement)
     assert sber["debitsPending"] == "2.00" and sber["available"] == "998.00"
+
+
+async def test_groups_in_one_transaction_each_stand_alone(api):
+    """Group commit: several requests' transfers in one transaction, each as if alone."""
+    from resolvers.access import SYSTEM, Principal
+
+    world = await build(api)
+    a, b = pk(world.sber_settlement), pk(world.vtb_settlement)
+    first = uuid.uuid4()
+
+    def spec(key, debit, credit, amount):
+        return ledger.TransferSpec(key, debit, credit, Decimal(amount), "RUB")
+
+    groups = [
+        ledger.TransferGroup(SYSTEM, [spec(first, a, b, "600.00")]),
+        # atomic, fails on its second transfer: its first leaves no trace either
+        ledger.TransferGroup(SYSTEM, [spec(uuid.uuid4(), b, a, "100.00"), spec(uuid.uuid4(), a, b, "900.00")], True),
+        # sees the first group's effect: only 400.00 left on a
+        ledger.TransferGroup(SYSTEM, [spec(uuid.uuid4(), a, b, "400.01"), spec(first, a, b, "600.00")]),
+        ledger.TransferGroup(Principal(Role.ANALYST, None), [spec(uuid.uuid4(), a, b, "1.00")]),
+    ]
+    async with api.sessions() as session, session.begin():
+        await ledger.create_transfer_groups(session, groups, now=utcnow())
+    codes = [
+        [o.error.code.value if o.error else ("created" if o.created else "replay") for o in g.outcomes] for g in groups
+    ]
+    assert codes[:3] == [
+        ["created"],
+        ["ATOMIC_BATCH_FAILED", "INSUFFICIENT_FUNDS"],
+        ["INSUFFICIENT_FUNDS", "replay"],
+    ]
+    assert groups[3].error is not None and groups[3].error.code.value == "FORBIDDEN"
+    assert (await balances(api, world.sber_settlement))["balance"] == "400.00"
+    assert (await balances(api, world.vtb_settlement))["balance"] == "1600.00"
