@@ -17,6 +17,7 @@ from strawberry.asgi import GraphQL
 
 from corridor import sweeper
 from corridor.auth import Authenticator
+from corridor.batcher import TransferBatcher
 from corridor.context import Context
 from corridor.db import create_engine, session_factory
 from corridor.settings import Settings
@@ -37,6 +38,7 @@ class GraphQLEndpoint(GraphQL):
         self.settings = settings
         self.sessions = sessions
         self.authenticator = authenticator
+        self.batcher = TransferBatcher(sessions)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,7 +63,7 @@ class GraphQLEndpoint(GraphQL):
                 {"WWW-Authenticate": 'Bearer realm="corridor"'},
             )(scope, receive, send)
             return
-        ctx = Context(sessions=self.sessions, settings=self.settings, principal=principal)
+        ctx = Context(sessions=self.sessions, settings=self.settings, principal=principal, batcher=self.batcher)
         scope.setdefault("state", {})["corridor"] = ctx
 
         async def replay() -> dict:

@@ -46,6 +46,8 @@ class Context:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     # Filled by the schema layer on first use (schema.loaders.loaders).
     loaders: Any = None
+    # The process's group commit for createTransfers (corridor.batcher).
+    batcher: Any = None
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -89,6 +91,14 @@ class Context:
                     raise
                 log.info("request %s: transaction retried after %s", self.request_id, type(error.orig).__name__)
         raise AssertionError("unreachable")
+
+    async def release(self) -> None:
+        """End the request's read transaction and give its connection back to the pool,
+        before waiting on work that needs a connection of its own (the batcher): with
+        SQLite's single connection per process, holding it would make that work wait."""
+        async with self._lock:
+            if self._session is not None and self._session.in_transaction():
+                await self._session.commit()
 
     async def close(self) -> None:
         if self._session is not None:

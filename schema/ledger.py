@@ -329,16 +329,13 @@ class LedgerMutation:
             error = DomainError(ErrorCode.INVALID_INPUT, f"At most {ledger.MAX_BATCH} transfers in one request.")
             return CreateTransfersPayload(results=[TransferResult(errors=[UserError.of(error)]) for _ in transfers])
         specs = [_spec(item) for item in transfers]
-        caller = principal(info)
-        now = utcnow()
-
-        async def work(session):
-            return await ledger.create_transfers(session, caller, specs, atomic=bool(atomic), now=now)
-
+        ctx = context(info)
+        await ctx.release()
         try:
-            outcomes = await context(info).write(work)
+            outcomes = await ctx.batcher.submit(principal(info), specs, bool(atomic))
         except DomainError as error:  # the whole request refused (e.g. an ANALYST key)
             return CreateTransfersPayload(results=[TransferResult(errors=[UserError.of(error)]) for _ in transfers])
+        now = utcnow()
         units = await minor_units(info)
         return CreateTransfersPayload(results=[_result(outcome, units, now, "transfers") for outcome in outcomes])
 
