@@ -112,7 +112,7 @@ class Transfer(SQLModel, table=True):
 
     id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True, autoincrement=True))
     # The client's idempotency key.
-    transfer_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, unique=True))
+    transfer_id: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, unique=True, insert_sentinel=True))
     debit_account_id: int = Field(sa_column=Column(Id, ForeignKey("account.id"), nullable=False))
     credit_account_id: int = Field(sa_column=Column(Id, ForeignKey("account.id"), nullable=False))
     amount: int = Field(sa_column=Column(BigInteger, nullable=False))
