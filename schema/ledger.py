@@ -267,24 +267,51 @@ class CreateTransfersPayload:
     results: list[TransferResult] = strawberry.field(description="One result for each input, in the same order.")
 
 
-def _spec(item: TransferInput) -> ledger.TransferSpec:
+def _spec(item: dict) -> ledger.TransferSpec:
+    """A TransferInput, as graphql-core coerced it (camelCase keys, parsed scalars)."""
     problem = None
     try:
-        debit = decode_id(item.debit_account_id, "Account", "debitAccountId")
-        credit = decode_id(item.credit_account_id, "Account", "creditAccountId")
+        debit = decode_id(item["debitAccountId"], "Account", "debitAccountId")
+        credit = decode_id(item["creditAccountId"], "Account", "creditAccountId")
     except DomainError as error:
         problem, debit, credit = error, 0, 0
     return ledger.TransferSpec(
-        transfer_id=item.transfer_id,
+        transfer_id=item["transferId"],
         debit_account_id=debit,
         credit_account_id=credit,
-        amount=item.amount,
-        currency=item.currency.strip().upper(),
-        pending=bool(item.pending),
-        timeout_seconds=item.timeout_seconds,
-        reference=item.reference,
+        amount=item["amount"],
+        currency=item["currency"].strip().upper(),
+        pending=bool(item.get("pending")),
+        timeout_seconds=item.get("timeoutSeconds"),
+        reference=item.get("reference"),
         problem=problem,
     )
+
+
+async def create_transfers(_root, info, transfers: list[dict], atomic: bool | None = False) -> CreateTransfersPayload:
+    """The resolver of Mutation.createTransfers, installed on the graphql-core field by
+    `install_fast_resolvers`: it takes the inputs as graphql-core coerced them, skipping
+    strawberry's conversion of each field of each TransferInput into an object, which
+    was the largest single cost of a 1,000-transfer request."""
+    if len(transfers) > ledger.MAX_BATCH:
+        error = DomainError(ErrorCode.INVALID_INPUT, f"At most {ledger.MAX_BATCH} transfers in one request.")
+        return CreateTransfersPayload(results=[TransferResult(errors=[UserError.of(error)]) for _ in transfers])
+    specs = [_spec(item) for item in transfers]
+    ctx = info.context
+    await ctx.release()
+    try:
+        outcomes = await ctx.batcher.submit(ctx.principal, specs, bool(atomic))
+    except DomainError as error:  # the whole request refused (e.g. an ANALYST key)
+        return CreateTransfersPayload(results=[TransferResult(errors=[UserError.of(error)]) for _ in transfers])
+    now = utcnow()
+    units = await minor_units(info)
+    return CreateTransfersPayload(results=[_result(outcome, units, now, "transfers") for outcome in outcomes])
+
+
+def install_fast_resolvers(graphql_schema) -> None:
+    """Put `create_transfers` on the graphql-core field that LedgerMutation declares."""
+    field = graphql_schema.mutation_type.fields["createTransfers"]
+    field.resolve = create_transfers
 
 
 def _result(outcome: ledger.TransferOutcome, units: dict[str, int], now: dt.datetime, *prefix: str) -> TransferResult:
@@ -325,19 +352,17 @@ class LedgerMutation:
     async def create_transfers(
         self, info: Info, transfers: list[TransferInput], atomic: bool | None = False
     ) -> CreateTransfersPayload:
-        if len(transfers) > ledger.MAX_BATCH:
-            error = DomainError(ErrorCode.INVALID_INPUT, f"At most {ledger.MAX_BATCH} transfers in one request.")
-            return CreateTransfersPayload(results=[TransferResult(errors=[UserError.of(error)]) for _ in transfers])
-        specs = [_spec(item) for item in transfers]
-        ctx = context(info)
-        await ctx.release()
-        try:
-            outcomes = await ctx.batcher.submit(principal(info), specs, bool(atomic))
-        except DomainError as error:  # the whole request refused (e.g. an ANALYST key)
-            return CreateTransfersPayload(results=[TransferResult(errors=[UserError.of(error)]) for _ in transfers])
-        now = utcnow()
-        units = await minor_units(info)
-        return CreateTransfersPayload(results=[_result(outcome, units, now, "transfers") for outcome in outcomes])
+        # The declaration of the field; the resolver that runs is the module's
+        # `create_transfers`, installed by `install_fast_resolvers` (same behaviour,
+        # without converting each input into a TransferInput object first).
+        raw = [strawberry.asdict(item) for item in transfers]
+        keys = {
+            "transfer_id": "transferId",
+            "debit_account_id": "debitAccountId",
+            "credit_account_id": "creditAccountId",
+            "timeout_seconds": "timeoutSeconds",
+        }
+        return await create_transfers(None, info, [{keys.get(k, k): v for k, v in r.items()} for r in raw], atomic)
 
     @strawberry.mutation(
         description="Post a pending transfer, in full or for a smaller amount (the rest of the hold is released)."

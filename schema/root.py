@@ -19,7 +19,7 @@ from corridor.settings import Settings
 from schema.access import AccessMutation, AccessQuery
 from schema.base import Money, Node
 from schema.errors import ErrorPolicy
-from schema.ledger import Account, LedgerMutation, LedgerQuery, Transfer
+from schema.ledger import Account, LedgerMutation, LedgerQuery, Transfer, install_fast_resolvers
 from schema.node import resolve_node
 from schema.reference import Institution, ReferenceMutation, ReferenceQuery
 
@@ -53,7 +53,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules[0],
     ]
     cache = settings.document_cache_size
-    return CorridorSchema(
+    schema = CorridorSchema(
         query=Query,
         mutation=Mutation,
         types=[Institution, Account, Transfer, Money],
@@ -66,3 +66,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             ErrorPolicy,
         ],
     )
+    install_fast_resolvers(schema._schema)
+    return schema
