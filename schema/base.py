@@ -69,7 +69,9 @@ def global_id(type_name: str, key: int | str) -> strawberry.ID:
     return strawberry.ID(_b64(f"{type_name}:{key}"))
 
 
+@functools.lru_cache(maxsize=65_536)
 def parse_global_id(value: str) -> tuple[str, str] | None:
+    """("Type", "key") of a global id, or None; cached, since batches repeat their accounts."""
     try:
         type_name, sep, key = _unb64(value).partition(":")
     except (binascii.Error, UnicodeDecodeError, ValueError):

@@ -254,12 +254,22 @@ class TransferInput:
 
 @strawberry.type
 class TransferResult:
-    transfer: Transfer | None = None
     created: bool = strawberry.field(
         default=False,
         description="False when the transfer already existed with the same content (an idempotent replay).",
     )
     errors: list[UserError] = strawberry.field(default_factory=list)
+    # The transfer is built only when the client selects it (a batch client often
+    # asks for `created` and `errors` alone).
+    _row: strawberry.Private[object] = None
+    _units: strawberry.Private[dict | None] = None
+    _now: strawberry.Private[dt.datetime | None] = None
+
+    @strawberry.field
+    def transfer(self) -> Transfer | None:
+        if self._row is None:
+            return None
+        return Transfer.of(self._row, self._units, self._now)
 
 
 @strawberry.type
@@ -317,7 +327,7 @@ def install_fast_resolvers(graphql_schema) -> None:
 def _result(outcome: ledger.TransferOutcome, units: dict[str, int], now: dt.datetime, *prefix: str) -> TransferResult:
     if outcome.error is not None:
         return TransferResult(errors=[UserError.of(outcome.error.under(*prefix))])
-    return TransferResult(transfer=Transfer.of(outcome.transfer, units, now), created=outcome.created)
+    return TransferResult(created=outcome.created, _row=outcome.transfer, _units=units, _now=now)
 
 
 @strawberry.type
@@ -390,4 +400,4 @@ async def _pending_result(info: Info, work, now: dt.datetime) -> TransferResult:
         transfer, created = await context(info).write(work)
     except DomainError as error:
         return TransferResult(errors=[UserError.of(error)])
-    return TransferResult(transfer=Transfer.of(transfer, await minor_units(info), now), created=created)
+    return TransferResult(created=created, _row=transfer, _units=await minor_units(info), _now=now)
