@@ -69,9 +69,20 @@ def global_id(type_name: str, key: int | str) -> strawberry.ID:
     return strawberry.ID(_b64(f"{type_name}:{key}"))
 
 
-@functools.lru_cache(maxsize=65_536)
+# Our ids are short ("Transfer:<up to 19 digits>" in base64); longer strings are not ids,
+# and are never parsed nor cached.
+GLOBAL_ID_MAX = 64
+
+
 def parse_global_id(value: str) -> tuple[str, str] | None:
-    """("Type", "key") of a global id, or None; cached, since batches repeat their accounts."""
+    """("Type", "key") of a global id, or None."""
+    if len(value) > GLOBAL_ID_MAX:
+        return None
+    return _parse_global_id(value)
+
+
+@functools.lru_cache(maxsize=65_536)  # batches name the same accounts again and again
+def _parse_global_id(value: str) -> tuple[str, str] | None:
     try:
         type_name, sep, key = _unb64(value).partition(":")
     except (binascii.Error, UnicodeDecodeError, ValueError):
