@@ -40,7 +40,7 @@ from models.reference import Country, Institution, InstitutionKind
 from resolvers import reference
 from resolvers.access import Action, Principal, may_act_for, require, visible_institution
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
-from resolvers.pagination import Page, keyset_page, page_size
+from resolvers.pagination import Page, cut_page, in_key_order, keyset_page, page_size
 
 MAX_BATCH = 8189
 NAME_MAX = 100
@@ -158,8 +158,7 @@ async def open_account(
 
 async def accounts_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Account | None]:
     rows = await session.exec(select(Account).where(Account.id.in_(set(ids))))
-    found = {row.id: row for row in rows}
-    return [found.get(i) for i in ids]
+    return in_key_order(rows, ids, lambda row: row.id)
 
 
 async def list_accounts(
@@ -242,8 +241,7 @@ def effective_state(transfer, now: dt.datetime) -> TransferState:
 async def transfers_by_id(session: AsyncSession, ids: Sequence[int]) -> list:
     connection = await session.connection()
     rows = await connection.execute(select(TRANSFERS).where(TRANSFERS.c.id.in_(set(ids))))
-    found = {row.id: row for row in rows}
-    return [found.get(i) for i in ids]
+    return in_key_order(rows, ids, lambda row: row.id)
 
 
 async def transfer_by_key(session: AsyncSession, transfer_id: uuid.UUID):
@@ -291,14 +289,9 @@ async def account_transfers(
     order = merged.c.id.asc() if backwards else merged.c.id.desc()
     connection = await session.connection()
     ids = [row[0] for row in await connection.execute(select(merged.c.id).order_by(order).limit(size + 1))]
-    more = len(ids) > size
-    ids = ids[:size]
-    if backwards:
-        ids.reverse()
-    rows = [row for row in await transfers_by_id(session, ids) if row is not None]
-    if backwards:
-        return Page(rows=rows, has_next=before is not None, has_previous=more)
-    return Page(rows=rows, has_next=more, has_previous=after is not None)
+    page = cut_page(ids, size, backwards, after=after, before=before)
+    rows = [row for row in await transfers_by_id(session, page.rows) if row is not None]
+    return Page(rows=rows, has_next=page.has_next, has_previous=page.has_previous)
 
 
 # ---------------------------------------------------------------- transfers: writing

@@ -5,6 +5,7 @@ An offset cursor shifts when rows are inserted before it; a key does not.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -65,10 +66,21 @@ async def keyset_page(
     along = key.desc() if descending else key.asc()
     against = key.asc() if descending else key.desc()
     stmt = stmt.order_by(against if backwards else along).limit(size + 1)
-    rows = list((await session.exec(stmt)).all())
+    return cut_page(list((await session.exec(stmt)).all()), size, backwards, after=after, before=before)
+
+
+def cut_page(rows: list, size: int, backwards: bool, *, after: Any = None, before: Any = None) -> Page:
+    """A Page from up to size+1 rows read in page order (against the order when
+    `backwards`): the extra row only says that there is more."""
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
         rows.reverse()
         return Page(rows=rows, has_next=before is not None, has_previous=more)
     return Page(rows=rows, has_next=more, has_previous=after is not None)
+
+
+def in_key_order(rows: Iterable[T], keys: Sequence[Any], key: Callable[[T], Any]) -> list[T | None]:
+    """`rows` lined up with `keys` (None where none matched): what a DataLoader returns."""
+    found = {key(row): row for row in rows}
+    return [found.get(k) for k in keys]

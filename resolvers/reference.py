@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.reference import Country, CountryBloc, Currency, Institution, InstitutionKind
 from resolvers.access import Action, Principal, require
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
-from resolvers.pagination import Page, keyset_page
+from resolvers.pagination import Page, in_key_order, keyset_page
 
 # ISO 9362: 4-letter party prefix, 2-letter country code, 2-character location,
 # optional 3-character branch.
@@ -73,14 +73,12 @@ async def list_countries(session: AsyncSession) -> list[Country]:
 
 async def currencies_by_code(session: AsyncSession, codes: Sequence[str]) -> list[Currency | None]:
     rows = await session.exec(select(Currency).where(Currency.code.in_(set(codes))))
-    found = {row.code: row for row in rows}
-    return [found.get(code) for code in codes]
+    return in_key_order(rows, codes, lambda row: row.code)
 
 
 async def countries_by_code(session: AsyncSession, codes: Sequence[str]) -> list[Country | None]:
     rows = await session.exec(select(Country).where(Country.code.in_(set(codes))))
-    found = {row.code: row for row in rows}
-    return [found.get(code) for code in codes]
+    return in_key_order(rows, codes, lambda row: row.code)
 
 
 async def blocs_by_country(session: AsyncSession, codes: Sequence[str]) -> list[list[str]]:
@@ -97,8 +95,7 @@ async def blocs_by_country(session: AsyncSession, codes: Sequence[str]) -> list[
 
 async def institutions_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Institution | None]:
     rows = await session.exec(select(Institution).where(Institution.id.in_(set(ids))))
-    found = {row.id: row for row in rows}
-    return [found.get(i) for i in ids]
+    return in_key_order(rows, ids, lambda row: row.id)
 
 
 async def institution_by_bic(session: AsyncSession, bic: str) -> Institution | None:
