@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from corridor.context import Context
 from models.base import utcnow
-from resolvers import ledger, reference
+from resolvers import fx, ledger, reference
 
 
 class Loaders:
@@ -57,6 +57,14 @@ class Loaders:
             return [found.get(i) for i in ids]
 
         return self._loader(fetch)
+
+    @cached_property
+    def basket(self) -> DataLoader:
+        return self._loader(fx.baskets_by_id)
+
+    @cached_property
+    def basket_components(self) -> DataLoader:
+        return self._loader(fx.components_by_basket)
 
 
 def loaders(info: Info) -> Loaders:

@@ -19,20 +19,21 @@ from corridor.settings import Settings
 from schema.access import AccessMutation, AccessQuery
 from schema.base import Money, Node
 from schema.errors import ErrorPolicy
+from schema.fx import Basket, FxMutation, FxQuery
 from schema.ledger import Account, LedgerMutation, LedgerQuery, Transfer, install_fast_resolvers
 from schema.node import resolve_node
 from schema.reference import Institution, ReferenceMutation, ReferenceQuery
 
 
 @strawberry.type
-class Query(ReferenceQuery, AccessQuery, LedgerQuery):
+class Query(ReferenceQuery, AccessQuery, LedgerQuery, FxQuery):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await resolve_node(info, id)
 
 
 @strawberry.type
-class Mutation(ReferenceMutation, AccessMutation, LedgerMutation):
+class Mutation(ReferenceMutation, AccessMutation, LedgerMutation, FxMutation):
     pass
 
 
@@ -56,7 +57,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     schema = CorridorSchema(
         query=Query,
         mutation=Mutation,
-        types=[Institution, Account, Transfer, Money],
+        types=[Institution, Account, Transfer, Basket, Money],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

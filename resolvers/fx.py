@@ -1,0 +1,391 @@
+"""FX: rates, conversion paths that can avoid a currency, basket units, the dollar index.
+
+- A rate is (base, quote, rate, source, asOf): units of quote for one unit of base,
+  a positive Decimal of at most 12 significant digits. Rates are history, never
+  overwritten; the rate in force at a time is the latest published at or before it.
+  The inverse pair is derived (1 / rate, to 12 significant digits).
+- A conversion path is the shortest chain of pairs with a rate in force (fewest
+  legs), then the best product of rates, through none of the avoided currencies.
+- A basket fixes, at definition, an amount of each currency (weight x initial value
+  / rate to the value currency: the SDR method); its value at any time is the sum of
+  amount x rate.
+- The dollar index follows ICE's formula over six pairs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+
+from sqlalchemy import func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.fx import Basket, BasketComponent, ExchangeRate
+from models.reference import InstitutionKind
+from resolvers import reference
+from resolvers.access import Action, Principal, require
+from resolvers.errors import DomainError, ErrorCode, invalid
+
+SIGNIFICANT = 12
+ONE = Decimal(1)
+MAX_RATES = 1000
+SOURCE_MAX = 100
+# Wide enough that products and powers of 12-digit rates lose nothing before rounding.
+WIDE = Context(prec=60, rounding=ROUND_HALF_EVEN)
+
+
+def plain(value: Decimal) -> Decimal:
+    """Without trailing zeros and without exponent notation ("80", not "8E+1")."""
+    value = value.normalize()
+    return value.quantize(ONE) if value.as_tuple().exponent > 0 else value
+
+
+def significant(value: Decimal, digits: int = SIGNIFICANT) -> Decimal:
+    """`value` rounded half-even to `digits` significant digits, in plain notation."""
+    if value == 0:
+        return Decimal(0)
+    return plain(Context(prec=digits, rounding=ROUND_HALF_EVEN).plus(value))
+
+
+def significant_digits(value: Decimal) -> int:
+    return len(value.normalize().as_tuple().digits)
+
+
+# ---------------------------------------------------------------- rates
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate as the API shows it: stored, or derived as the inverse of a stored one."""
+
+    base: str
+    quote: str
+    rate: Decimal
+    source: str
+    as_of: dt.datetime
+
+    def inverse(self) -> Rate:
+        return Rate(self.quote, self.base, significant(WIDE.divide(ONE, self.rate)), self.source, self.as_of)
+
+
+@dataclass(frozen=True)
+class RateSpec:
+    base: str
+    quote: str
+    rate: Decimal
+    source: str | None = None
+    as_of: dt.datetime | None = None
+
+
+def _row_rate(row: ExchangeRate) -> Rate:
+    return Rate(row.base, row.quote, Decimal(row.rate), row.source, row.as_of)
+
+
+async def publish_rates(
+    session: AsyncSession, principal: Principal, specs: Sequence[RateSpec], *, now: dt.datetime
+) -> list[Rate]:
+    """Store the rates, all or none; errors point at ["<index>", field]."""
+    await _require_rate_publisher(session, principal)
+    if not specs or len(specs) > MAX_RATES:
+        raise invalid(f"Publish 1 to {MAX_RATES} rates at a time.")
+    known = await reference.minor_units(session)
+    rows = []
+    for index, spec in enumerate(specs):
+        base, quote = spec.base.strip().upper(), spec.quote.strip().upper()
+        where = str(index)
+        for name, code in (("base", base), ("quote", quote)):
+            if code not in known:
+                raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {code!r}.", [where, name])
+        if base == quote:
+            raise invalid("base and quote must differ.", where, "quote")
+        if not spec.rate.is_finite() or spec.rate <= 0:
+            raise invalid("A rate is a positive number.", where, "rate")
+        if significant_digits(spec.rate) > SIGNIFICANT:
+            raise invalid(f"A rate has at most {SIGNIFICANT} significant digits.", where, "rate")
+        source = (spec.source or "").strip() or "unspecified"
+        if len(source) > SOURCE_MAX:
+            raise invalid(f"source must be at most {SOURCE_MAX} characters.", where, "source")
+        as_of = spec.as_of or now
+        if as_of.tzinfo is None:
+            raise invalid("asOf needs a time zone (e.g. 2026-01-31T12:00:00Z).", where, "asOf")
+        if as_of > now + dt.timedelta(minutes=5):
+            raise invalid("asOf is in the future.", where, "asOf")
+        rows.append(ExchangeRate(base=base, quote=quote, rate=str(plain(spec.rate)), source=source, as_of=as_of))
+    session.add_all(rows)
+    await session.flush()
+    return [_row_rate(row) for row in rows]
+
+
+async def _require_rate_publisher(session: AsyncSession, principal: Principal) -> None:
+    """An operator, or a participant acting for an FX provider."""
+    require(principal, Action.WRITE_OWN)
+    if principal.institution_id is None:
+        return  # an operator
+    institution = await reference.institutions_by_id(session, [principal.institution_id])
+    if institution[0] is None or institution[0].kind is not InstitutionKind.FX_PROVIDER:
+        raise DomainError(ErrorCode.FORBIDDEN, "Only operators and FX providers publish rates.")
+
+
+async def rates_in_force(session: AsyncSession, at: dt.datetime) -> dict[tuple[str, str], Rate]:
+    """The latest stored rate of every pair at `at`, inverses included (a stored pair
+    wins over the inverse of its reverse only when it is as recent or more)."""
+    ranked = (
+        select(
+            ExchangeRate.id,
+            func.row_number()
+            .over(
+                partition_by=(ExchangeRate.base, ExchangeRate.quote),
+                order_by=(ExchangeRate.as_of.desc(), ExchangeRate.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(ExchangeRate.as_of <= at)
+        .subquery()
+    )
+    rows = await session.exec(
+        select(ExchangeRate).join(ranked, ranked.c.id == ExchangeRate.id).where(ranked.c.rank == 1)
+    )
+    stored = {(row.base, row.quote): _row_rate(row) for row in rows}
+    graph = dict(stored)
+    for (base, quote), rate in stored.items():
+        reverse = stored.get((quote, base))
+        if reverse is None or reverse.as_of < rate.as_of:
+            graph[(quote, base)] = rate.inverse()
+    return graph
+
+
+async def exchange_rate(session: AsyncSession, base: str, quote: str, at: dt.datetime) -> Rate | None:
+    return (await rates_in_force(session, at)).get((base.strip().upper(), quote.strip().upper()))
+
+
+# ---------------------------------------------------------------- conversion paths
+
+
+@dataclass(frozen=True)
+class Path:
+    source: str
+    target: str
+    legs: tuple[Rate, ...]
+
+    @property
+    def rate(self) -> Decimal:
+        product = ONE
+        for leg in self.legs:
+            product = WIDE.multiply(product, leg.rate)
+        return significant(product)
+
+    @property
+    def via(self) -> list[str]:
+        return [leg.quote for leg in self.legs[:-1]]
+
+
+def find_path(graph: dict[tuple[str, str], Rate], source: str, target: str, avoid: Iterable[str] = ()) -> Path | None:
+    """Fewest legs, then the best product of rates; never through an avoided currency."""
+    if source == target:
+        return Path(source, target, ())
+    banned = set(avoid)
+    edges: dict[str, list[Rate]] = {}
+    for (base, quote), rate in graph.items():
+        if base not in banned and quote not in banned:
+            edges.setdefault(base, []).append(rate)
+    # Breadth first, layer by layer; within the layer where a currency is first
+    # reached, keep the best product (all ways to it there have the same length).
+    best: dict[str, tuple[Decimal, tuple[Rate, ...]]] = {source: (ONE, ())}
+    layer = [source]
+    while layer and target not in best:
+        reached: dict[str, tuple[Decimal, tuple[Rate, ...]]] = {}
+        for currency in sorted(layer):
+            product, legs = best[currency]
+            for rate in edges.get(currency, ()):
+                if rate.quote in best:
+                    continue
+                candidate = WIDE.multiply(product, rate.rate)
+                if rate.quote not in reached or candidate > reached[rate.quote][0]:
+                    reached[rate.quote] = (candidate, (*legs, rate))
+        best.update(reached)
+        layer = list(reached)
+    if target not in best:
+        return None
+    return Path(source, target, best[target][1])
+
+
+def check_avoid(source: str, target: str, avoid: Iterable[str]) -> list[str]:
+    avoided = sorted({code.strip().upper() for code in avoid})
+    for code in (source, target):
+        if code in avoided:
+            raise invalid(f"{code} is the conversion's own currency and cannot be avoided.", "avoid")
+    return avoided
+
+
+async def conversion_path(
+    session: AsyncSession, source: str, target: str, avoid: Iterable[str], at: dt.datetime
+) -> Path | None:
+    source, target = source.strip().upper(), target.strip().upper()
+    avoided = check_avoid(source, target, avoid)
+    known = await reference.minor_units(session)
+    for name, code in (("from", source), ("to", target)):
+        if code not in known:
+            raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {code!r}.", [name])
+    return find_path(await rates_in_force(session, at), source, target, avoided)
+
+
+# ---------------------------------------------------------------- baskets
+
+BASKET_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,11}$")
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    currency: str
+    weight: Decimal
+
+
+async def define_basket(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    code: str,
+    name: str,
+    components: Sequence[ComponentSpec],
+    initial_value: Decimal,
+    value_currency: str,
+    now: dt.datetime,
+) -> Basket:
+    """Fix each component's amount from its weight and the rates in force now."""
+    require(principal, Action.OPERATE)
+    code, name, value_currency = code.strip().upper(), name.strip(), value_currency.strip().upper()
+    if not BASKET_CODE.match(code):
+        raise invalid("A basket code is 2 to 12 capital letters or digits, starting with a letter.", "code")
+    if not name or len(name) > 100:
+        raise invalid("name must be 1 to 100 characters.", "name")
+    known = await reference.minor_units(session)
+    if value_currency not in known:
+        raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {value_currency!r}.", ["valueCurrency"])
+    if not initial_value.is_finite() or initial_value <= 0:
+        raise invalid("initialValue must be positive.", "initialValue")
+    if not components:
+        raise invalid("A basket needs at least one component.", "components")
+    seen: set[str] = set()
+    total = Decimal(0)
+    for index, component in enumerate(components):
+        currency = component.currency.strip().upper()
+        if currency not in known:
+            raise DomainError(
+                ErrorCode.UNSUPPORTED_CURRENCY,
+                f"Unknown currency {currency!r}.",
+                ["components", str(index), "currency"],
+            )
+        if currency in seen:
+            raise invalid(f"{currency} appears twice.", "components", str(index), "currency")
+        seen.add(currency)
+        if not component.weight.is_finite() or component.weight <= 0:
+            raise invalid("A weight is positive.", "components", str(index), "weight")
+        total += component.weight
+    if total != 1:
+        raise invalid(f"The weights sum to {total}, not 1.", "components")
+    taken = await session.exec(select(Basket.id).where(Basket.code == code))
+    if taken.first() is not None:
+        raise DomainError(ErrorCode.ALREADY_EXISTS, f"A basket {code} exists.", ["code"])
+
+    graph = await rates_in_force(session, now)
+    basket = Basket(
+        code=code, name=name, value_currency=value_currency, initial_value=str(initial_value), defined_at=now
+    )
+    session.add(basket)
+    await session.flush()
+    for index, component in enumerate(components):
+        currency = component.currency.strip().upper()
+        path = find_path(graph, currency, value_currency)
+        if path is None:
+            raise DomainError(
+                ErrorCode.NO_RATE, f"No rate converts {currency} to {value_currency}.", ["components", str(index)]
+            )
+        amount = significant(WIDE.divide(WIDE.multiply(component.weight, initial_value), path.rate))
+        session.add(
+            BasketComponent(
+                basket_id=basket.id,
+                currency=currency,
+                position=index,
+                weight=str(component.weight),
+                amount=str(amount),
+            )
+        )
+    await session.flush()
+    return basket
+
+
+async def basket_by_code(session: AsyncSession, code: str) -> Basket | None:
+    return (await session.exec(select(Basket).where(Basket.code == code.strip().upper()))).one_or_none()
+
+
+async def baskets_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Basket | None]:
+    rows = {row.id: row for row in await session.exec(select(Basket).where(Basket.id.in_(set(ids))))}
+    return [rows.get(i) for i in ids]
+
+
+async def components_by_basket(session: AsyncSession, ids: Sequence[int]) -> list[list[BasketComponent]]:
+    rows = await session.exec(
+        select(BasketComponent)
+        .where(BasketComponent.basket_id.in_(set(ids)))
+        .order_by(BasketComponent.basket_id, BasketComponent.position)
+    )
+    found: dict[int, list[BasketComponent]] = {i: [] for i in ids}
+    for row in rows:
+        found[row.basket_id].append(row)
+    return [found[i] for i in ids]
+
+
+async def basket_value(
+    session: AsyncSession, components: Sequence[BasketComponent], currency: str, at: dt.datetime
+) -> tuple[Decimal, int] | None:
+    """(value of one unit in `currency` rounded half-even to its minor units, minor units),
+    or None when a component has no rate to `currency` at `at`."""
+    currency = currency.strip().upper()
+    units = (await reference.minor_units(session)).get(currency)
+    if units is None:
+        raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {currency!r}.", ["currency"])
+    graph = await rates_in_force(session, at)
+    total = Decimal(0)
+    for component in components:
+        path = find_path(graph, component.currency, currency)
+        if path is None:
+            return None
+        total = WIDE.add(total, WIDE.multiply(Decimal(component.amount), path.rate))
+    return total.quantize(Decimal(1).scaleb(-units), rounding=ROUND_HALF_EVEN, context=WIDE), units
+
+
+# ---------------------------------------------------------------- the dollar index
+
+# ICE's US dollar index: 50.14348112 x EURUSD^-0.576 x USDJPY^0.136 x GBPUSD^-0.119
+# x USDCAD^0.091 x USDSEK^0.042 x USDCHF^0.036.
+DXY_CONSTANT = Decimal("50.14348112")
+DXY_WEIGHTS = (
+    (("EUR", "USD"), Decimal("-0.576")),
+    (("USD", "JPY"), Decimal("0.136")),
+    (("GBP", "USD"), Decimal("-0.119")),
+    (("USD", "CAD"), Decimal("0.091")),
+    (("USD", "SEK"), Decimal("0.042")),
+    (("USD", "CHF"), Decimal("0.036")),
+)
+DXY_PLACES = Decimal("0.000001")
+
+
+def dollar_index_of(graph: dict[tuple[str, str], Rate]) -> Decimal | None:
+    value = DXY_CONSTANT
+    for pair, weight in DXY_WEIGHTS:
+        rate = graph.get(pair)
+        if rate is None:
+            return None
+        try:
+            value = WIDE.multiply(value, WIDE.power(rate.rate, weight))
+        except InvalidOperation:  # pragma: no cover - rates are positive by construction
+            return None
+    return value.quantize(DXY_PLACES, rounding=ROUND_HALF_EVEN, context=WIDE)
+
+
+async def dollar_index(session: AsyncSession, at: dt.datetime) -> Decimal | None:
+    return dollar_index_of(await rates_in_force(session, at))

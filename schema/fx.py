@@ -1,0 +1,212 @@
+"""GraphQL types of FX: rates, conversion paths, baskets, the dollar index."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from models import fx as models
+from models.base import utcnow
+from resolvers import fx
+from resolvers.errors import DomainError, ErrorCode
+from schema.base import Money, Node, UserError, context, global_id, principal, user_errors
+from schema.loaders import loaders
+from schema.node import register_node
+
+
+def _at(at: dt.datetime | None) -> dt.datetime:
+    if at is None:
+        return utcnow()
+    if at.tzinfo is None:
+        raise DomainError(ErrorCode.INVALID_INPUT, "at needs a time zone (e.g. 2026-01-31T12:00:00Z).", ["at"])
+    return at
+
+
+@strawberry.type
+class ExchangeRate:
+    base: str
+    quote: str
+    rate: Decimal = strawberry.field(description="Units of quote for one unit of base.")
+    source: str
+    as_of: dt.datetime
+
+    @classmethod
+    def of(cls, rate: fx.Rate) -> ExchangeRate:
+        return cls(base=rate.base, quote=rate.quote, rate=rate.rate, source=rate.source, as_of=rate.as_of)
+
+
+@strawberry.input
+class ExchangeRateInput:
+    base: str
+    quote: str
+    rate: Decimal
+    source: str | None = None
+    as_of: dt.datetime | None = None
+
+
+@strawberry.type
+class PublishRatesPayload:
+    rates: list[ExchangeRate] = strawberry.field(default_factory=list)
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ConversionPath:
+    from_: str = strawberry.field(name="from")
+    to: str
+    rate: Decimal = strawberry.field(description="Product of the legs' rates.")
+    via: list[str] = strawberry.field(description="Intermediate currencies, in order; empty for a direct pair.")
+    legs: list[ExchangeRate]
+
+    @classmethod
+    def of(cls, path: fx.Path) -> ConversionPath:
+        return cls(
+            from_=path.source,
+            to=path.target,
+            rate=path.rate,
+            via=path.via,
+            legs=[ExchangeRate.of(leg) for leg in path.legs],
+        )
+
+
+@strawberry.type
+class BasketComponent:
+    currency: str
+    weight: Decimal = strawberry.field(description="Share of the basket's value at definition time (0..1).")
+    amount: Decimal = strawberry.field(description="Fixed quantity of this currency in one basket unit.")
+
+
+@strawberry.type
+class Basket(Node):
+    id: strawberry.ID
+    code: str
+    name: str
+    defined_at: dt.datetime
+    _row: strawberry.Private[models.Basket]
+
+    @classmethod
+    def of(cls, row: models.Basket) -> Basket:
+        return cls(id=global_id("Basket", row.id), code=row.code, name=row.name, defined_at=row.defined_at, _row=row)
+
+    @strawberry.field
+    async def components(self, info: Info) -> list[BasketComponent]:
+        rows = await loaders(info).basket_components.load(self._row.id)
+        return [BasketComponent(currency=r.currency, weight=Decimal(r.weight), amount=Decimal(r.amount)) for r in rows]
+
+    @strawberry.field(description="The value of one basket unit, from the rates in force at `at` (default: now).")
+    async def value(self, info: Info, currency: str, at: dt.datetime | None = None) -> Money | None:
+        when = _at(at)
+        rows = await loaders(info).basket_components.load(self._row.id)
+        async with context(info).read() as session:
+            valued = await fx.basket_value(session, rows, currency, when)
+        if valued is None:
+            return None
+        return Money(amount=valued[0], currency=currency.strip().upper())
+
+
+async def load_basket(info: Info, basket_id: int) -> Basket | None:
+    row = await loaders(info).basket.load(basket_id)
+    return Basket.of(row) if row is not None else None
+
+
+register_node("Basket", load_basket)
+
+
+@strawberry.input
+class BasketComponentInput:
+    currency: str
+    weight: Decimal
+
+
+@strawberry.input
+class DefineBasketInput:
+    code: str
+    name: str
+    components: list[BasketComponentInput] = strawberry.field(description="Weights must sum to 1.")
+    initial_value: Decimal = strawberry.field(
+        description="One basket unit is worth this much of valueCurrency at definition."
+    )
+    value_currency: str
+
+
+@strawberry.type
+class BasketPayload:
+    basket: Basket | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class FxQuery:
+    @strawberry.field
+    async def exchange_rate(
+        self, info: Info, base: str, quote: str, at: dt.datetime | None = None
+    ) -> ExchangeRate | None:
+        when = _at(at)
+        async with context(info).read() as session:
+            rate = await fx.exchange_rate(session, base, quote, when)
+        return ExchangeRate.of(rate) if rate is not None else None
+
+    @strawberry.field
+    async def conversion_path(
+        self,
+        info: Info,
+        from_: Annotated[str, strawberry.argument(name="from")],
+        to: str,
+        avoid: list[str] | None = None,
+    ) -> ConversionPath | None:
+        async with context(info).read() as session:
+            path = await fx.conversion_path(session, from_, to, avoid or [], utcnow())
+        return ConversionPath.of(path) if path is not None else None
+
+    @strawberry.field
+    async def basket(self, info: Info, code: str) -> Basket | None:
+        async with context(info).read() as session:
+            row = await fx.basket_by_code(session, code)
+        return Basket.of(row) if row is not None else None
+
+    @strawberry.field(description="The US dollar index computed with the ICE formula from the rates in force at `at`.")
+    async def dollar_index(self, info: Info, at: dt.datetime | None = None) -> Decimal | None:
+        when = _at(at)
+        async with context(info).read() as session:
+            return await fx.dollar_index(session, when)
+
+
+@strawberry.type
+class FxMutation:
+    @strawberry.mutation
+    async def publish_rates(self, info: Info, rates: list[ExchangeRateInput]) -> PublishRatesPayload:
+        specs = [fx.RateSpec(r.base, r.quote, r.rate, r.source, r.as_of) for r in rates]
+        now = utcnow()
+
+        async def work(session):
+            return await fx.publish_rates(session, principal(info), specs, now=now)
+
+        try:
+            stored = await context(info).write(work)
+        except DomainError as error:
+            return PublishRatesPayload(errors=[UserError.of(error.under("rates"))])
+        return PublishRatesPayload(rates=[ExchangeRate.of(rate) for rate in stored])
+
+    @strawberry.mutation
+    @user_errors(BasketPayload, "input")
+    async def define_basket(self, info: Info, input: DefineBasketInput) -> BasketPayload:
+        components = [fx.ComponentSpec(c.currency, c.weight) for c in input.components]
+        now = utcnow()
+
+        async def work(session):
+            return await fx.define_basket(
+                session,
+                principal(info),
+                code=input.code,
+                name=input.name,
+                components=components,
+                initial_value=input.initial_value,
+                value_currency=input.value_currency,
+                now=now,
+            )
+
+        return BasketPayload(basket=Basket.of(await context(info).write(work)))
