@@ -17,9 +17,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from corridor.db import WRITE_OPTION
 from models.base import utcnow
+from models.fx import ExchangeRate
 from models.ledger import Account, AccountKind
 from models.reference import Country, InstitutionKind
-from resolvers import ledger, reference
+from resolvers import fx, ledger, reference
 from resolvers.access import SYSTEM
 
 CB = InstitutionKind.CENTRAL_BANK
@@ -193,9 +194,81 @@ async def _load_ledger(session: AsyncSession, created: dict[str, int]) -> None:
     created["transfers"] += sum(outcome.created for outcome in outcomes)
 
 
+# Illustrative rates (units of quote per unit of base), with pairs between the local
+# currencies so that conversions can avoid USD; and the six pairs of the dollar index
+# at levels that give an index of about 104.2.
+DEMO_RATE_SOURCE = "demo (illustrative)"
+RATES: tuple[tuple[str, str, str], ...] = (
+    ("USD", "RUB", "92.50"),
+    ("USD", "CNY", "7.2300"),
+    ("USD", "INR", "83.30"),
+    ("USD", "IRR", "42000"),
+    ("USD", "BRL", "5.0500"),
+    ("USD", "ZAR", "18.60"),
+    ("XAU", "USD", "2350"),
+    ("CNY", "RUB", "12.80"),
+    ("CNY", "INR", "11.52"),
+    ("RUB", "IRR", "454.0"),
+    ("INR", "IRR", "504.0"),
+    ("EUR", "USD", "1.0870"),
+    ("USD", "JPY", "151.50"),
+    ("GBP", "USD", "1.2630"),
+    ("USD", "CAD", "1.3640"),
+    ("USD", "SEK", "10.7100"),
+    ("USD", "CHF", "0.9070"),
+)
+# The FX provider's liquidity, from the central banks of each currency (illustrative).
+FX_POSITIONS = {"RUB": "500000000", "CNY": "50000000", "INR": "500000000", "IRR": "300000000000", "USD": "5000000"}
+UNIT = {"XAU": "0.40", "BRL": "0.12", "RUB": "0.12", "INR": "0.12", "CNY": "0.12", "ZAR": "0.12"}
+
+
+async def _load_fx(session: AsyncSession, created: dict[str, int]) -> None:
+    """Rates, the FX provider's funded positions, and the basket UNIT."""
+    now = utcnow()
+    published = await session.exec(select(ExchangeRate.id).where(ExchangeRate.source == DEMO_RATE_SOURCE))
+    if published.first() is None:
+        specs = [fx.RateSpec(base, quote, Decimal(rate), DEMO_RATE_SOURCE, now) for base, quote, rate in RATES]
+        created["rates"] += len(await fx.publish_rates(session, SYSTEM, specs, now=now))
+    provider = await reference.institution_by_bic(session, "CRFXAEAD")
+    specs = []
+    for currency, amount in FX_POSITIONS.items():
+        position, new = await _account(session, provider.id, f"{currency} position", currency, AccountKind.FX_POSITION)
+        created["accounts"] += new
+        issuance = (
+            await session.exec(
+                select(Account.id).where(Account.currency_code == currency, Account.kind == AccountKind.ISSUANCE)
+            )
+        ).first()
+        specs.append(
+            ledger.TransferSpec(
+                demo_id(f"fund fx {currency}"),
+                issuance,
+                position,
+                Decimal(amount),
+                currency,
+                reference="FX provider liquidity",
+            )
+        )
+    outcomes = await ledger.create_transfers(session, SYSTEM, specs, atomic=True, now=now)
+    assert all(outcome.error is None for outcome in outcomes), [o.error for o in outcomes]
+    created["transfers"] += sum(outcome.created for outcome in outcomes)
+    if await fx.basket_by_code(session, "UNIT") is None:
+        await fx.define_basket(
+            session,
+            SYSTEM,
+            code="UNIT",
+            name="BRICS basket unit: 40% gold, 12% each BRL, RUB, INR, CNY, ZAR (illustrative)",
+            components=[fx.ComponentSpec(currency, Decimal(weight)) for currency, weight in UNIT.items()],
+            initial_value=Decimal("100"),
+            value_currency="USD",
+            now=now,
+        )
+        created["baskets"] += 1
+
+
 async def load(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
     """Load what is missing; return how many of each thing were created."""
-    created = {"institutions": 0, "accounts": 0, "transfers": 0}
+    created = {"institutions": 0, "accounts": 0, "transfers": 0, "rates": 0, "baskets": 0}
     async with sessions() as session:
         await session.connection(execution_options={WRITE_OPTION: True})
         for item in INSTITUTIONS:
@@ -211,5 +284,6 @@ async def load(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
                 )
                 created["institutions"] += 1
         await _load_ledger(session, created)
+        await _load_fx(session, created)
         await session.commit()
     return created

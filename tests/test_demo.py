@@ -20,9 +20,9 @@ async def test_demo_loads_once(api):
 
 async def test_demo_ledger_is_funded_and_has_history(api):
     first = await demo.load(api.sessions)
-    assert first["accounts"] == 26 and first["transfers"] == 50
+    assert first["accounts"] == 26 + 5 and first["transfers"] == 50 + 5
     again = await demo.load(api.sessions)
-    assert again == {"institutions": 0, "accounts": 0, "transfers": 0}
+    assert again == {"institutions": 0, "accounts": 0, "transfers": 0, "rates": 0, "baskets": 0}
     query = """
     query($bic: String!) {
       institution(bic: $bic) {
@@ -44,4 +44,23 @@ async def test_demo_ledger_is_funded_and_has_history(api):
     assert len(history) > 5 and history[0]["node"]["reference"].startswith("Invoice")
     central = (await api(query, {"bic": "CBRFRUMM"}))["institution"]["accounts"]["edges"]
     assert central[0]["node"]["kind"] == "ISSUANCE"
-    assert central[0]["node"]["balance"]["amount"] == "-20000000.00"
+    assert central[0]["node"]["balance"]["amount"] == "-520000000.00"  # two banks and the FX provider
+
+
+async def test_demo_rates_index_basket_and_fx_liquidity(api):
+    await demo.load(api.sessions)
+    data = await api(
+        """{ dollarIndex basket(code: "UNIT") { components { currency weight } value(currency: "CNY") { amount } }
+             conversionPath(from: "RUB", to: "INR", avoid: ["USD"]) { via }
+             institution(bic: "CRFXAEAD") {
+               accounts { edges { node { kind currency { code } balance { amount } } } }
+             } }"""
+    )
+    assert round(float(data["dollarIndex"]), 1) == 104.2
+    assert [c["currency"] for c in data["basket"]["components"]] == ["XAU", "BRL", "RUB", "INR", "CNY", "ZAR"]
+    assert float(data["basket"]["value"]["amount"]) > 0
+    assert len(data["conversionPath"]["via"]) == 1 and "USD" not in data["conversionPath"]["via"]
+    positions = {e["node"]["currency"]["code"]: e["node"] for e in data["institution"]["accounts"]["edges"]}
+    assert set(positions) == {"RUB", "CNY", "INR", "IRR", "USD"}
+    assert all(p["kind"] == "FX_POSITION" for p in positions.values())
+    assert positions["RUB"]["balance"]["amount"] == "500000000.00"
