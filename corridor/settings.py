@@ -36,6 +36,8 @@ class Settings:
     document_cache_size: int = 512
     # How often the background sweep releases lapsed holds (seconds).
     sweep_seconds: int = 5
+    # How long an FX quote can be executed (seconds).
+    quote_seconds: int = 60
     sqlite_busy_timeout_ms: int = 5_000
     pool_size: int = field(default=0)  # 0: the engine's default for the driver
 
@@ -50,6 +52,7 @@ class Settings:
             max_aliases=_int("CORRIDOR_MAX_ALIASES", cls.max_aliases),
             document_cache_size=_int("CORRIDOR_DOCUMENT_CACHE", cls.document_cache_size),
             sweep_seconds=_int("CORRIDOR_SWEEP_SECONDS", cls.sweep_seconds),
+            quote_seconds=_int("CORRIDOR_QUOTE_SECONDS", cls.quote_seconds),
             sqlite_busy_timeout_ms=_int("CORRIDOR_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms),
             pool_size=int(os.environ.get("CORRIDOR_POOL_SIZE", "0") or 0),
         )

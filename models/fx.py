@@ -7,8 +7,10 @@ decimal column type, and a float would not do.
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import uuid
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Column, Enum, ForeignKey, Index, Integer, String, Uuid
 from sqlmodel import Field, SQLModel
 
 from models.base import Id, UTCDateTime, utcnow
@@ -50,3 +52,36 @@ class BasketComponent(SQLModel, table=True):
     position: int = Field(sa_column=Column(Integer, nullable=False))
     weight: str = Field(sa_column=Column(String(40), nullable=False))
     amount: str = Field(sa_column=Column(String(40), nullable=False))
+
+
+class QuoteState(enum.StrEnum):
+    OPEN = "OPEN"
+    USED = "USED"
+    EXPIRED = "EXPIRED"
+
+
+class Quote(SQLModel, table=True):
+    """A conversion fixed for a while: its path, a provider per leg, the rates after the
+    providers' spreads, and both amounts (integers of minor units)."""
+
+    __tablename__ = "quote"
+
+    id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True, autoincrement=True))
+    sell_currency: str = Field(sa_column=Column(String(3), ForeignKey("currency.code"), nullable=False))
+    buy_currency: str = Field(sa_column=Column(String(3), ForeignKey("currency.code"), nullable=False))
+    sell_amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    buy_amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    rate: str = Field(sa_column=Column(String(40), nullable=False))
+    # Currencies from sell to buy ("RUB,CNY,INR"); one provider id and one rate per leg.
+    path: str = Field(sa_column=Column(String(200), nullable=False))
+    providers: str = Field(sa_column=Column(String(400), nullable=False))
+    leg_rates: str = Field(sa_column=Column(String(800), nullable=False))
+    # The amount, in minor units, that changes hands at each currency of the path.
+    amounts: str = Field(sa_column=Column(String(800), nullable=False))
+    state: QuoteState = Field(
+        sa_column=Column(Enum(QuoteState, native_enum=False, length=8, create_constraint=True), nullable=False)
+    )
+    expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    # The exchange that used it: its transferId (idempotency key).
+    used_by: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, nullable=True, unique=True))

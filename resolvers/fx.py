@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Context, Decimal, InvalidOperation
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.fx import Basket, BasketComponent, ExchangeRate
-from models.reference import InstitutionKind
-from resolvers import reference
-from resolvers.access import Action, Principal, require
+from corridor.money import AmountError, to_minor
+from models.fx import Basket, BasketComponent, ExchangeRate, Quote, QuoteState
+from models.ledger import Account, AccountKind
+from models.reference import Institution, InstitutionKind
+from resolvers import ledger, reference
+from resolvers.access import SYSTEM, Action, Principal, may_act_for, require
 from resolvers.errors import DomainError, ErrorCode, invalid
 
 SIGNIFICANT = 12
@@ -389,3 +392,295 @@ def dollar_index_of(graph: dict[tuple[str, str], Rate]) -> Decimal | None:
 
 async def dollar_index(session: AsyncSession, at: dt.datetime) -> Decimal | None:
     return dollar_index_of(await rates_in_force(session, at))
+
+
+# ---------------------------------------------------------------- quotes and exchange
+
+BPS = Decimal(10_000)
+
+
+@dataclass(frozen=True)
+class Position:
+    """An FX provider's position account in one currency, with what it can still pay."""
+
+    provider_id: int
+    spread_bps: int
+    account_id: int
+    available: int
+
+
+async def _positions(session: AsyncSession, currencies: set[str], now: dt.datetime) -> dict[tuple[int, str], Position]:
+    """(provider id, currency) -> the provider's FX_POSITION account in that currency."""
+    rows = (
+        await session.exec(
+            select(Account, Institution.spread_bps)
+            .join(Institution, Institution.id == Account.owner_id)
+            .where(
+                Institution.kind == InstitutionKind.FX_PROVIDER,
+                Account.kind == AccountKind.FX_POSITION,
+                Account.currency_code.in_(currencies),
+            )
+            .order_by(Account.id)
+        )
+    ).all()
+    lapsed = await ledger.lapsed_holds(session, [account.id for account, _ in rows], now)
+    positions: dict[tuple[int, str], Position] = {}
+    for account, spread in rows:
+        key = (account.owner_id, account.currency_code)
+        if key not in positions:  # a provider's first position in a currency is the one quoted
+            available = ledger.effective_balances(account, lapsed.get(account.id)).available
+            positions[key] = Position(account.owner_id, spread or 0, account.id, available)
+    return positions
+
+
+def _round(amount: Decimal, units: int, rounding: str = ROUND_DOWN) -> int:
+    """Decimal units of a currency -> its minor units. Quotes round against the client:
+    what the client receives down, what the client pays up; so no conversion, and no
+    round trip A -> B -> A, ever gives the client more than the rates do."""
+    return int(WIDE.multiply(amount, Decimal(1).scaleb(units)).quantize(ONE, rounding=rounding))
+
+
+async def request_quote(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    sell_currency: str,
+    buy_currency: str,
+    sell_amount: Decimal | None,
+    buy_amount: Decimal | None,
+    avoid: Iterable[str],
+    now: dt.datetime,
+    seconds: int,
+) -> Quote:
+    """Fix a path, a provider per leg (the best rate with the liquidity to pay the leg),
+    the rates after spreads, both amounts (to minor units, against the client by less
+    than one minor unit; consecutive legs of one provider are rounded once) and an expiry."""
+    require(principal, Action.WRITE_OWN)
+    sell, buy = sell_currency.strip().upper(), buy_currency.strip().upper()
+    units = await reference.minor_units(session)
+    for name, code in (("sellCurrency", sell), ("buyCurrency", buy)):
+        if code not in units:
+            raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {code!r}.", [name])
+    if sell == buy:
+        raise invalid("sellCurrency and buyCurrency must differ.", "buyCurrency")
+    if (sell_amount is None) == (buy_amount is None):
+        raise invalid("Give exactly one of sellAmount and buyAmount.", "sellAmount")
+    given, given_currency, field = (
+        (sell_amount, sell, "sellAmount") if sell_amount is not None else (buy_amount, buy, "buyAmount")
+    )
+    try:
+        given_minor = to_minor(given, units[given_currency])
+    except AmountError as error:
+        raise invalid(str(error), field) from None
+    if given_minor <= 0:
+        raise invalid("The amount must be positive.", field)
+    avoided = check_avoid(sell, buy, avoid)
+    path = find_path(await rates_in_force(session, now), sell, buy, avoided)
+    if path is None:
+        raise DomainError(ErrorCode.NO_RATE, f"No rates convert {sell} to {buy} avoiding {avoided or 'nothing'}.")
+    currencies = [sell, *path.via, buy]
+    positions = await _positions(session, set(currencies), now)
+    providers = sorted({provider for provider, _ in positions})
+
+    def provider_rate(leg: Rate, position: Position) -> Decimal:
+        return WIDE.multiply(leg.rate, WIDE.subtract(ONE, WIDE.divide(Decimal(position.spread_bps), BPS)))
+
+    # Choose a provider per leg, walking from the known amount, best rate first.
+    legs = list(path.legs)
+    chosen: list[int | None] = [None] * len(legs)
+    order = range(len(legs)) if sell_amount is not None else range(len(legs) - 1, -1, -1)
+    known = Decimal(given_minor).scaleb(-units[given_currency])
+    for k in order:
+        leg = legs[k]
+        candidates = [p for p in providers if (p, leg.base) in positions and (p, leg.quote) in positions]
+        candidates.sort(key=lambda p: (positions[(p, leg.quote)].spread_bps, p))
+        for p in candidates:
+            rate = provider_rate(leg, positions[(p, leg.quote)])
+            out = WIDE.multiply(known, rate) if sell_amount is not None else known
+            if _round(out, units[leg.quote]) <= positions[(p, leg.quote)].available:
+                chosen[k] = p
+                known = out if sell_amount is not None else WIDE.divide(known, rate)
+                break
+        else:
+            raise DomainError(
+                ErrorCode.INSUFFICIENT_LIQUIDITY, f"No FX provider can pay {leg.quote} for the {leg.base} leg."
+            )
+    # Amounts at each currency of the path, rounded once per provider's run of legs.
+    rates = [provider_rate(leg, positions[(chosen[k], leg.quote)]) for k, leg in enumerate(legs)]
+    amounts = [0] * len(currencies)
+    if sell_amount is not None:
+        amounts[0] = given_minor
+        value = Decimal(given_minor).scaleb(-units[sell])
+        for k in range(len(legs)):
+            value = WIDE.multiply(value, rates[k])
+            if k == len(legs) - 1 or chosen[k + 1] != chosen[k]:
+                amounts[k + 1] = _round(value, units[currencies[k + 1]])
+                value = Decimal(amounts[k + 1]).scaleb(-units[currencies[k + 1]])
+    else:
+        amounts[-1] = given_minor
+        value = Decimal(given_minor).scaleb(-units[buy])
+        for k in range(len(legs) - 1, -1, -1):
+            value = WIDE.divide(value, rates[k])
+            if k == 0 or chosen[k - 1] != chosen[k]:
+                amounts[k] = _round(value, units[currencies[k]], ROUND_UP)
+                value = Decimal(amounts[k]).scaleb(-units[currencies[k]])
+    for k in range(1, len(amounts) - 1):  # inside one provider's run nothing changes hands
+        if chosen[k - 1] == chosen[k]:
+            amounts[k] = 0
+    changing_hands = [amounts[0], amounts[-1]] + [
+        amounts[k] for k in range(1, len(amounts) - 1) if chosen[k - 1] != chosen[k]
+    ]
+    if min(changing_hands) <= 0:
+        raise invalid("The amount is too small to convert: a leg rounds to zero.", field)
+    all_in = ONE
+    for rate in rates:
+        all_in = WIDE.multiply(all_in, rate)
+    quote = Quote(
+        sell_currency=sell,
+        buy_currency=buy,
+        sell_amount=amounts[0],
+        buy_amount=amounts[-1],
+        rate=str(significant(all_in)),
+        path=",".join(currencies),
+        providers=",".join(str(p) for p in chosen),
+        leg_rates=",".join(str(significant(rate)) for rate in rates),
+        amounts=",".join(str(a) for a in amounts),
+        state=QuoteState.OPEN,
+        expires_at=now + dt.timedelta(seconds=seconds),
+        created_at=now,
+    )
+    session.add(quote)
+    await session.flush()
+    return quote
+
+
+def quote_state(quote: Quote, now: dt.datetime) -> QuoteState:
+    if quote.state is QuoteState.OPEN and quote.expires_at <= now:
+        return QuoteState.EXPIRED
+    return quote.state
+
+
+def quote_providers(quote: Quote) -> list[int]:
+    """The providers in order, each once."""
+    seen: list[int] = []
+    for provider in (int(p) for p in quote.providers.split(",")):
+        if provider not in seen:
+            seen.append(provider)
+    return seen
+
+
+def leg_ids(transfer_id: uuid.UUID, count: int) -> list[uuid.UUID]:
+    """The ledger transfers of one exchange, derived from its transferId."""
+    return [uuid.uuid5(transfer_id, f"exchange leg {k}") for k in range(count)]
+
+
+async def quotes_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Quote | None]:
+    rows = {row.id: row for row in await session.exec(select(Quote).where(Quote.id.in_(set(ids))))}
+    return [rows.get(i) for i in ids]
+
+
+async def exchange(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    transfer_id: uuid.UUID,
+    quote_id: int,
+    debit_account_id: int,
+    credit_account_id: int,
+    now: dt.datetime,
+) -> list:
+    """Post the quote's legs atomically; a replay of the same transferId returns them."""
+    require(principal, Action.WRITE_OWN)
+    quote = await session.get(Quote, quote_id)
+    if quote is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such quote.", ["quoteId"])
+    accounts = dict(
+        zip(
+            (debit_account_id, credit_account_id),
+            await ledger.accounts_by_id(session, [debit_account_id, credit_account_id]),
+            strict=True,
+        )
+    )
+    debit, credit = accounts[debit_account_id], accounts[credit_account_id]
+    if debit is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such account.", ["debitAccountId"])
+    if credit is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such account.", ["creditAccountId"])
+    if not may_act_for(principal, debit.owner_id):
+        raise DomainError(
+            ErrorCode.FORBIDDEN, "A participant exchanges only from its own accounts.", ["debitAccountId"]
+        )
+    currencies = quote.path.split(",")
+    amounts = [int(a) for a in quote.amounts.split(",")]
+    providers = [int(p) for p in quote.providers.split(",")]
+    # The transfers: client -> first provider, provider -> next provider where the
+    # provider changes, last provider -> client.
+    positions = await _positions(session, set(currencies), now)
+    legs: list[tuple[int, int, int, str]] = [
+        (debit_account_id, positions[(providers[0], currencies[0])].account_id, amounts[0], currencies[0])
+    ]
+    for k in range(1, len(currencies) - 1):
+        if providers[k - 1] != providers[k]:
+            currency = currencies[k]
+            legs.append(
+                (
+                    positions[(providers[k - 1], currency)].account_id,
+                    positions[(providers[k], currency)].account_id,
+                    amounts[k],
+                    currency,
+                )
+            )
+    legs.append((positions[(providers[-1], currencies[-1])].account_id, credit_account_id, amounts[-1], currencies[-1]))
+    ids = leg_ids(transfer_id, len(legs))
+    if quote.state is QuoteState.USED:
+        if quote.used_by == transfer_id:
+            return [await ledger.transfer_by_key(session, key) for key in ids]
+        raise DomainError(ErrorCode.QUOTE_USED, "The quote has been used.", ["quoteId"])
+    if quote_state(quote, now) is QuoteState.EXPIRED:
+        raise DomainError(ErrorCode.QUOTE_EXPIRED, "The quote has expired; request a new one.", ["quoteId"])
+    if debit.currency_code != quote.sell_currency:
+        raise DomainError(
+            ErrorCode.CURRENCY_MISMATCH, f"The debit account must be in {quote.sell_currency}.", ["debitAccountId"]
+        )
+    if credit.currency_code != quote.buy_currency:
+        raise DomainError(
+            ErrorCode.CURRENCY_MISMATCH, f"The credit account must be in {quote.buy_currency}.", ["creditAccountId"]
+        )
+    connection = await session.connection()
+    used = await connection.execute(
+        update(Quote)
+        .where(Quote.id == quote.id, Quote.state == QuoteState.OPEN)
+        .values(state=QuoteState.USED, used_by=transfer_id)
+    )
+    if used.rowcount != 1:
+        raise DomainError(ErrorCode.QUOTE_USED, "The quote has been used.", ["quoteId"])
+    units = await reference.minor_units(session)
+    specs = [
+        ledger.TransferSpec(
+            key,
+            source,
+            target,
+            Decimal(amount).scaleb(-units[currency]),
+            currency,
+            reference=f"exchange {transfer_id} leg {k + 1}",
+        )
+        for k, (key, (source, target, amount, currency)) in enumerate(zip(ids, legs, strict=True))
+    ]
+    outcomes = await ledger.create_transfers(session, SYSTEM, specs, atomic=True, now=now)
+    for k, outcome in enumerate(outcomes):
+        error = outcome.error
+        if error is not None and error.code is not ErrorCode.ATOMIC_BATCH_FAILED:
+            if error.code is ErrorCode.INSUFFICIENT_FUNDS:
+                if k == 0:
+                    raise DomainError(
+                        ErrorCode.INSUFFICIENT_FUNDS,
+                        "The debit account's available balance is too low.",
+                        ["debitAccountId"],
+                    )
+                raise DomainError(
+                    ErrorCode.INSUFFICIENT_LIQUIDITY, "An FX provider's position can no longer pay this quote."
+                )
+            raise DomainError(
+                error.code, error.message, ["transferId"] if error.code is ErrorCode.IDEMPOTENCY_CONFLICT else None
+            )
+    return [outcome.transfer for outcome in outcomes]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 from typing import Annotated
 
@@ -13,9 +14,11 @@ from models import fx as models
 from models.base import utcnow
 from resolvers import fx
 from resolvers.errors import DomainError, ErrorCode
-from schema.base import Money, Node, UserError, context, global_id, principal, user_errors
-from schema.loaders import loaders
+from schema.base import Money, Node, UserError, context, decode_id, global_id, principal, user_errors
+from schema.ledger import Transfer, money
+from schema.loaders import loaders, minor_units
 from schema.node import register_node
+from schema.reference import Institution, load_institution
 
 
 def _at(at: dt.datetime | None) -> dt.datetime:
@@ -210,3 +213,128 @@ class FxMutation:
             )
 
         return BasketPayload(basket=Basket.of(await context(info).write(work)))
+
+
+QuoteState = strawberry.enum(models.QuoteState, name="QuoteState")
+
+
+@strawberry.type
+class Quote(Node):
+    id: strawberry.ID
+    sell_amount: Money
+    buy_amount: Money
+    rate: Decimal = strawberry.field(
+        description="Units of the buy currency for one unit of the sell currency, spreads included."
+    )
+    path: list[str] = strawberry.field(description='Currencies from sell to buy, e.g. ["RUB", "CNY", "INR"].')
+    state: QuoteState
+    expires_at: dt.datetime
+    _row: strawberry.Private[models.Quote]
+
+    @classmethod
+    def of(cls, row: models.Quote, units: dict[str, int]) -> Quote:
+        return cls(
+            id=global_id("Quote", row.id),
+            sell_amount=money(row.sell_amount, row.sell_currency, units),
+            buy_amount=money(row.buy_amount, row.buy_currency, units),
+            rate=Decimal(row.rate),
+            path=row.path.split(","),
+            state=fx.quote_state(row, utcnow()),
+            expires_at=row.expires_at,
+            _row=row,
+        )
+
+    @strawberry.field
+    async def providers(self, info: Info) -> list[Institution]:
+        return [await load_institution(info, provider) for provider in fx.quote_providers(self._row)]
+
+
+async def load_quote(info: Info, quote_id: int) -> Quote | None:
+    async with context(info).read() as session:
+        (row,) = await fx.quotes_by_id(session, [quote_id])
+    return Quote.of(row, await minor_units(info)) if row is not None else None
+
+
+register_node("Quote", load_quote)
+
+
+@strawberry.input
+class QuoteInput:
+    sell_currency: str
+    buy_currency: str
+    sell_amount: Decimal | None = strawberry.field(default=None, description="Exactly one of sellAmount and buyAmount.")
+    buy_amount: Decimal | None = None
+    avoid: list[str] | None = strawberry.field(
+        default=None, description='Currencies the conversion must not pass through, e.g. ["USD"].'
+    )
+
+
+@strawberry.type
+class QuotePayload:
+    quote: Quote | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class ExchangeInput:
+    transfer_id: uuid.UUID
+    quote_id: strawberry.ID
+    debit_account_id: strawberry.ID = strawberry.field(description="An account in the sell currency.")
+    credit_account_id: strawberry.ID = strawberry.field(description="An account in the buy currency.")
+
+
+@strawberry.type
+class ExchangePayload:
+    transfers: list[Transfer] = strawberry.field(
+        default_factory=list,
+        description="The legs, posted atomically through the providers' FX_POSITION accounts.",
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class QuoteMutation:
+    @strawberry.mutation
+    @user_errors(QuotePayload, "input")
+    async def request_quote(self, info: Info, input: QuoteInput) -> QuotePayload:
+        ctx = context(info)
+        now = utcnow()
+
+        async def work(session):
+            return await fx.request_quote(
+                session,
+                principal(info),
+                sell_currency=input.sell_currency,
+                buy_currency=input.buy_currency,
+                sell_amount=input.sell_amount,
+                buy_amount=input.buy_amount,
+                avoid=input.avoid or [],
+                now=now,
+                seconds=ctx.settings.quote_seconds,
+            )
+
+        row = await ctx.write(work)
+        return QuotePayload(quote=Quote.of(row, await minor_units(info)))
+
+    @strawberry.mutation
+    @user_errors(ExchangePayload, "input")
+    async def exchange(self, info: Info, input: ExchangeInput) -> ExchangePayload:
+        quote_id = decode_id(input.quote_id, "Quote", "quoteId")
+        debit = decode_id(input.debit_account_id, "Account", "debitAccountId")
+        credit = decode_id(input.credit_account_id, "Account", "creditAccountId")
+        now = utcnow()
+
+        async def work(session):
+            return await fx.exchange(
+                session,
+                principal(info),
+                transfer_id=input.transfer_id,
+                quote_id=quote_id,
+                debit_account_id=debit,
+                credit_account_id=credit,
+                now=now,
+            )
+
+        legs = await context(info).write(work)
+        units = await minor_units(info)
+        return ExchangePayload(transfers=[Transfer.of(leg, units, now) for leg in legs])

@@ -19,7 +19,7 @@ from corridor.settings import Settings
 from schema.access import AccessMutation, AccessQuery
 from schema.base import Money, Node
 from schema.errors import ErrorPolicy
-from schema.fx import Basket, FxMutation, FxQuery
+from schema.fx import Basket, FxMutation, FxQuery, Quote, QuoteMutation
 from schema.ledger import Account, LedgerMutation, LedgerQuery, Transfer, install_fast_resolvers
 from schema.node import resolve_node
 from schema.reference import Institution, ReferenceMutation, ReferenceQuery
@@ -33,7 +33,7 @@ class Query(ReferenceQuery, AccessQuery, LedgerQuery, FxQuery):
 
 
 @strawberry.type
-class Mutation(ReferenceMutation, AccessMutation, LedgerMutation, FxMutation):
+class Mutation(ReferenceMutation, AccessMutation, LedgerMutation, FxMutation, QuoteMutation):
     pass
 
 
@@ -57,7 +57,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     schema = CorridorSchema(
         query=Query,
         mutation=Mutation,
-        types=[Institution, Account, Transfer, Basket, Money],
+        types=[Institution, Account, Transfer, Basket, Quote, Money],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
