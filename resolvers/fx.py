@@ -32,6 +32,7 @@ from models.reference import Institution, InstitutionKind
 from resolvers import ledger, reference
 from resolvers.access import SYSTEM, Action, Principal, may_act_for, require
 from resolvers.errors import DomainError, ErrorCode, invalid
+from resolvers.pagination import in_key_order
 
 SIGNIFICANT = 12
 ONE = Decimal(1)
@@ -326,8 +327,7 @@ async def basket_by_code(session: AsyncSession, code: str) -> Basket | None:
 
 
 async def baskets_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Basket | None]:
-    rows = {row.id: row for row in await session.exec(select(Basket).where(Basket.id.in_(set(ids))))}
-    return [rows.get(i) for i in ids]
+    return in_key_order(await session.exec(select(Basket).where(Basket.id.in_(set(ids)))), ids, lambda row: row.id)
 
 
 async def components_by_basket(session: AsyncSession, ids: Sequence[int]) -> list[list[BasketComponent]]:
@@ -575,8 +575,7 @@ def leg_ids(transfer_id: uuid.UUID, count: int) -> list[uuid.UUID]:
 
 
 async def quotes_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Quote | None]:
-    rows = {row.id: row for row in await session.exec(select(Quote).where(Quote.id.in_(set(ids))))}
-    return [rows.get(i) for i in ids]
+    return in_key_order(await session.exec(select(Quote).where(Quote.id.in_(set(ids)))), ids, lambda row: row.id)
 
 
 async def exchange(
@@ -652,7 +651,10 @@ async def exchange(
         .where(Quote.id == quote.id, Quote.state == QuoteState.OPEN)
         .values(state=QuoteState.USED, used_by=transfer_id)
     )
-    if used.rowcount != 1:
+    if used.rowcount != 1:  # a concurrent exchange took it first: ours, replayed, or another
+        taken = (await connection.execute(select(Quote.used_by).where(Quote.id == quote.id))).scalar_one()
+        if taken == transfer_id:
+            return [await ledger.transfer_by_key(session, key) for key in ids]
         raise DomainError(ErrorCode.QUOTE_USED, "The quote has been used.", ["quoteId"])
     units = await reference.minor_units(session)
     specs = [

@@ -291,3 +291,29 @@ async def test_exchange_conserves_value_and_a_round_trip_never_gains(api, rates,
         )
     assert all(total == 0 for _, total in sums), sums  # every currency's ledger still sums to zero
     assert short == 0  # no provider position (nor any account) below zero
+
+
+async def test_concurrent_exchanges_of_one_quote_execute_it_once(api):
+    import asyncio
+
+    ids = await world(api)
+    quote = (await api(QUOTE, quote_input(sellAmount="1000.00")))["requestQuote"]["quote"]
+    same = str(uuid.uuid4())
+
+    def attempt(key):
+        return api(
+            EXCHANGE,
+            {
+                "input": {
+                    "transferId": key,
+                    "quoteId": quote["id"],
+                    "debitAccountId": ids["ivan"],
+                    "creditAccountId": ids["priya"],
+                }
+            },
+        )
+
+    answers = await asyncio.gather(*[attempt(same if n % 2 else str(uuid.uuid4())) for n in range(8)])
+    codes = [a["exchange"]["errors"][0]["code"] if a["exchange"]["errors"] else "OK" for a in answers]
+    assert set(codes) <= {"OK", "QUOTE_USED"} and "OK" in codes
+    assert (await balances(api, ids["ivan"]))["balance"] == "19000.00"  # executed once
