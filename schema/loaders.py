@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from corridor.context import Context
 from models.base import utcnow
-from resolvers import fx, ledger, reference
+from resolvers import cards, fx, ledger, reference
 
 
 class Loaders:
@@ -65,6 +65,18 @@ class Loaders:
     @cached_property
     def basket_components(self) -> DataLoader:
         return self._loader(fx.components_by_basket)
+
+    @cached_property
+    def card_scheme(self) -> DataLoader:
+        return self._loader(cards.schemes_by_id)
+
+    @cached_property
+    def bin_ranges(self) -> DataLoader:
+        return self._loader(cards.ranges_by_scheme)
+
+    @cached_property
+    def scheme_memberships(self) -> DataLoader:
+        return self._loader(cards.memberships_by_institution)
 
 
 def loaders(info: Info) -> Loaders:

@@ -25,6 +25,7 @@ from schema.loaders import loaders
 from schema.node import register_node
 
 if TYPE_CHECKING:
+    from schema.cards import SchemeMembership
     from schema.ledger import AccountConnection
 
 InstitutionKind = strawberry.enum(models.InstitutionKind, name="InstitutionKind")
@@ -95,6 +96,14 @@ class Institution(Node):
         from schema.ledger import institution_accounts
 
         return await institution_accounts(info, self._row.id, first, after, currency)
+
+    @strawberry.field
+    async def scheme_memberships(
+        self, info: Info
+    ) -> list[Annotated[SchemeMembership, strawberry.lazy("schema.cards")]]:
+        from schema.cards import institution_memberships
+
+        return await institution_memberships(info, self._row.id)
 
 
 async def load_institution(info: Info, institution_id: int) -> Institution | None:

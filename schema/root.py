@@ -18,6 +18,7 @@ from strawberry.types import Info
 from corridor.settings import Settings
 from schema.access import AccessMutation, AccessQuery
 from schema.base import Money, Node
+from schema.cards import CardScheme, CardsMutation, CardsQuery, SchemeLink
 from schema.errors import ErrorPolicy
 from schema.fx import Basket, FxMutation, FxQuery, Quote, QuoteMutation
 from schema.ledger import Account, LedgerMutation, LedgerQuery, Transfer, install_fast_resolvers
@@ -26,14 +27,14 @@ from schema.reference import Institution, ReferenceMutation, ReferenceQuery
 
 
 @strawberry.type
-class Query(ReferenceQuery, AccessQuery, LedgerQuery, FxQuery):
+class Query(ReferenceQuery, AccessQuery, LedgerQuery, FxQuery, CardsQuery):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await resolve_node(info, id)
 
 
 @strawberry.type
-class Mutation(ReferenceMutation, AccessMutation, LedgerMutation, FxMutation, QuoteMutation):
+class Mutation(ReferenceMutation, AccessMutation, LedgerMutation, FxMutation, QuoteMutation, CardsMutation):
     pass
 
 
@@ -57,7 +58,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     schema = CorridorSchema(
         query=Query,
         mutation=Mutation,
-        types=[Institution, Account, Transfer, Basket, Quote, Money],
+        types=[Institution, Account, Transfer, Basket, Quote, CardScheme, SchemeLink, Money],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

@@ -22,12 +22,29 @@ from corridor.settings import Settings
 from models.access import Role
 from resolvers import access
 
-POSTGRES_URL = os.environ.get(
+# The server to test on; each test run makes a database of its own there (named
+# after the process), so two runs at once never empty each other's tables.
+POSTGRES_SERVER = os.environ.get(
     "CORRIDOR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/corridor_test"
+)
+POSTGRES_URL = (
+    make_url(POSTGRES_SERVER)
+    .set(database=f"{make_url(POSTGRES_SERVER).database}_{os.getpid()}")
+    .render_as_string(hide_password=False)
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Tables whose rows the migrations put there and every test keeps.
 REFERENCE_TABLES = {"currency", "country", "country_bloc", "alembic_version"}
+
+
+async def _drop_postgres(url: str) -> None:
+    target = make_url(url)
+    admin = create_async_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
 
 
 async def _prepare_postgres(url: str) -> None:
@@ -56,9 +73,10 @@ async def _prepare_postgres(url: str) -> None:
     scope="session",
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
 )
-async def database_url(request, tmp_path_factory) -> str:
+async def database_url(request, tmp_path_factory):
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'corridor.db'}"
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'corridor.db'}"
+        return
     try:
         await _prepare_postgres(POSTGRES_URL)
     except Exception as error:  # unreachable server, refused login, ...
@@ -66,7 +84,8 @@ async def database_url(request, tmp_path_factory) -> str:
         if IN_CI:
             pytest.fail(f"{reason} (CI=true: the PostgreSQL half must run)")
         pytest.skip(reason)
-    return POSTGRES_URL
+    yield POSTGRES_URL
+    await _drop_postgres(POSTGRES_URL)
 
 
 @pytest.fixture(scope="session")

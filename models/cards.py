@@ -1,0 +1,81 @@
+"""Card schemes: their BIN ranges, member institutions, and links between schemes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import CheckConstraint, Column, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.base import Id, UTCDateTime, utcnow
+
+
+class ParticipationStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+
+
+class SchemeRole(enum.StrEnum):
+    ISSUER = "ISSUER"
+    ACQUIRER = "ACQUIRER"
+
+
+class CardScheme(SQLModel, table=True):
+    __tablename__ = "card_scheme"
+
+    id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True, autoincrement=True))
+    code: str = Field(sa_column=Column(String(20), nullable=False, unique=True))
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    operator_id: int = Field(sa_column=Column(Id, ForeignKey("institution.id"), nullable=False))
+    country_code: str = Field(sa_column=Column(String(2), ForeignKey("country.code"), nullable=False))
+    settlement_currency: str = Field(sa_column=Column(String(3), ForeignKey("currency.code"), nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class BinRange(SQLModel, table=True):
+    """Inclusive bounds of equal length: PANs whose first len(low) digits lie in [low, high]."""
+
+    __tablename__ = "bin_range"
+    __table_args__ = (CheckConstraint("length(low) = length(high) AND low <= high", name="bounds"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True, autoincrement=True))
+    scheme_id: int = Field(sa_column=Column(Id, ForeignKey("card_scheme.id"), nullable=False, index=True))
+    low: str = Field(sa_column=Column(String(11), nullable=False))
+    high: str = Field(sa_column=Column(String(11), nullable=False))
+
+
+class SchemeMembership(SQLModel, table=True):
+    __tablename__ = "scheme_membership"
+
+    scheme_id: int = Field(sa_column=Column(Id, ForeignKey("card_scheme.id"), primary_key=True))
+    institution_id: int = Field(sa_column=Column(Id, ForeignKey("institution.id"), primary_key=True))
+    # "ISSUER", "ACQUIRER" or "ISSUER,ACQUIRER"
+    roles: str = Field(sa_column=Column(String(20), nullable=False))
+    status: ParticipationStatus = Field(
+        sa_column=Column(
+            Enum(ParticipationStatus, native_enum=False, length=10, create_constraint=True), nullable=False
+        )
+    )
+    reason: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class SchemeLink(SQLModel, table=True):
+    """Cards of `card_scheme` are accepted at merchants acquired on `accepting_scheme`."""
+
+    __tablename__ = "scheme_link"
+    __table_args__ = (
+        UniqueConstraint("card_scheme_id", "accepting_scheme_id", name="uq_scheme_link_pair"),
+        CheckConstraint("fee_bps >= 0 AND fee_bps <= 10000", name="fee_bps"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True, autoincrement=True))
+    card_scheme_id: int = Field(sa_column=Column(Id, ForeignKey("card_scheme.id"), nullable=False))
+    accepting_scheme_id: int = Field(sa_column=Column(Id, ForeignKey("card_scheme.id"), nullable=False))
+    status: ParticipationStatus = Field(
+        sa_column=Column(
+            Enum(ParticipationStatus, native_enum=False, length=10, create_constraint=True), nullable=False
+        )
+    )
+    fee_bps: int = Field(sa_column=Column(Integer, nullable=False))
