@@ -79,3 +79,45 @@ class SchemeLink(SQLModel, table=True):
         )
     )
     fee_bps: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class CardStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    BLOCKED = "BLOCKED"
+
+
+class Card(SQLModel, table=True):
+    """A card. The PAN itself is never stored: its keyed hash (HMAC-SHA-256 with the
+    server secret), its first six and last four digits, and its length."""
+
+    __tablename__ = "card"
+
+    id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True, autoincrement=True))
+    pan_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    first6: str = Field(sa_column=Column(String(6), nullable=False))
+    last4: str = Field(sa_column=Column(String(4), nullable=False))
+    pan_length: int = Field(sa_column=Column(Integer, nullable=False))
+    scheme_id: int = Field(sa_column=Column(Id, ForeignKey("card_scheme.id"), nullable=False))
+    co_badge_scheme_id: int | None = Field(
+        default=None, sa_column=Column(Id, ForeignKey("card_scheme.id"), nullable=True)
+    )
+    issuer_id: int = Field(sa_column=Column(Id, ForeignKey("institution.id"), nullable=False, index=True))
+    account_id: int = Field(sa_column=Column(Id, ForeignKey("account.id"), nullable=False))
+    expiry_month: int = Field(sa_column=Column(Integer, nullable=False))
+    expiry_year: int = Field(sa_column=Column(Integer, nullable=False))
+    status: CardStatus = Field(
+        sa_column=Column(Enum(CardStatus, native_enum=False, length=8, create_constraint=True), nullable=False)
+    )
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Merchant(SQLModel, table=True):
+    __tablename__ = "merchant"
+
+    id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True, autoincrement=True))
+    name: str = Field(sa_column=Column(String(100), nullable=False))
+    country_code: str = Field(sa_column=Column(String(2), ForeignKey("country.code"), nullable=False))
+    acquirer_id: int = Field(sa_column=Column(Id, ForeignKey("institution.id"), nullable=False, index=True))
+    accepting_scheme_id: int = Field(sa_column=Column(Id, ForeignKey("card_scheme.id"), nullable=False))
+    account_id: int = Field(sa_column=Column(Id, ForeignKey("account.id"), nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

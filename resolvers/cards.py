@@ -7,6 +7,9 @@ PAN's first digits names its scheme.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,10 +18,21 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import utcnow
-from models.cards import BinRange, CardScheme, ParticipationStatus, SchemeLink, SchemeMembership, SchemeRole
+from models.cards import (
+    BinRange,
+    Card,
+    CardScheme,
+    CardStatus,
+    Merchant,
+    ParticipationStatus,
+    SchemeLink,
+    SchemeMembership,
+    SchemeRole,
+)
+from models.ledger import Account, AccountKind
 from models.reference import Country, Institution, InstitutionKind
 from resolvers import reference
-from resolvers.access import Action, Principal, require
+from resolvers.access import Action, Principal, may_act_for, require
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
 from resolvers.pagination import in_key_order
 
@@ -214,3 +228,188 @@ async def scheme_for_pan(session: AsyncSession, pan: str) -> CardScheme | None:
     """The scheme whose longest BIN range holds the PAN, or None."""
     best = longest_prefix(pan, list(await session.exec(select(BinRange))))
     return await session.get(CardScheme, best.scheme_id) if best is not None else None
+
+
+# ---------------------------------------------------------------- cards and merchants
+
+PAN_LENGTHS = range(13, 20)
+
+
+def luhn_valid(pan: str) -> bool:
+    total = 0
+    for index, digit in enumerate(reversed(pan)):
+        value = int(digit)
+        if index % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def pan_hash(pan: str, secret: str) -> str:
+    """The keyed hash under which a PAN is stored and found (HMAC-SHA-256)."""
+    return hmac.new(secret.encode(), pan.encode(), hashlib.sha256).hexdigest()
+
+
+def check_pan(pan: str) -> str:
+    """The PAN's digits, or INVALID_INPUT. No message ever repeats the PAN."""
+    pan = pan.replace(" ", "")
+    if not pan.isascii() or not pan.isdigit() or len(pan) not in PAN_LENGTHS:
+        raise invalid("A card number is 13 to 19 digits.", "pan")
+    if not luhn_valid(pan):
+        raise invalid("The card number fails the Luhn check.", "pan")
+    return pan
+
+
+async def _require_member(
+    session: AsyncSession, scheme: CardScheme, institution_id: int, role: SchemeRole, field: str
+) -> None:
+    membership = await session.get(SchemeMembership, (scheme.id, institution_id))
+    if membership is None or role.value not in membership.roles.split(","):
+        raise DomainError(ErrorCode.NOT_A_MEMBER, f"The institution is not a {role.value} of {scheme.code}.", [field])
+    if membership.status is not ParticipationStatus.ACTIVE:
+        raise DomainError(
+            ErrorCode.PARTICIPANT_SUSPENDED,
+            f"The institution's {scheme.code} membership is suspended ({membership.reason or 'no reason given'}).",
+            [field],
+        )
+
+
+async def issue_card(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    pan: str,
+    expiry_month: int,
+    expiry_year: int,
+    account_id: int,
+    co_badge_scheme_code: str | None,
+    secret: str,
+    now: dt.datetime,
+) -> Card:
+    """A card on a CUSTOMER account, issued by the account's institution, which must be an
+    ACTIVE ISSUER of the card's scheme (and of the co-badge scheme)."""
+    require(principal, Action.WRITE_OWN)
+    pan = check_pan(pan)
+    if not 1 <= expiry_month <= 12:
+        raise invalid("expiryMonth is 1 to 12.", "expiryMonth")
+    if not now.year <= expiry_year <= now.year + 30 or (expiry_year, expiry_month) < (now.year, now.month):
+        raise invalid("The expiry date is in the past or too far ahead.", "expiryYear")
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise not_found("No such account.", "accountId")
+    if not may_act_for(principal, account.owner_id):
+        raise DomainError(ErrorCode.FORBIDDEN, "A participant issues cards only on its own accounts.", ["accountId"])
+    if account.kind is not AccountKind.CUSTOMER:
+        raise invalid("A card draws on a CUSTOMER account.", "accountId")
+    scheme = await scheme_for_pan(session, pan)
+    if scheme is None:
+        raise invalid("No scheme's BIN range holds this card number.", "pan")
+    await _require_member(session, scheme, account.owner_id, SchemeRole.ISSUER, "pan")
+    co_badge = None
+    if co_badge_scheme_code:
+        co_badge = await scheme_by_code(session, co_badge_scheme_code, "coBadgeSchemeCode")
+        if co_badge.id == scheme.id:
+            raise invalid("The co-badge scheme is the card's own scheme.", "coBadgeSchemeCode")
+        await _require_member(session, co_badge, account.owner_id, SchemeRole.ISSUER, "coBadgeSchemeCode")
+    digest = pan_hash(pan, secret)
+    if (await session.exec(select(Card.id).where(Card.pan_hash == digest))).first() is not None:
+        raise DomainError(ErrorCode.ALREADY_EXISTS, "This card number is already issued.", ["pan"])
+    card = Card(
+        pan_hash=digest,
+        first6=pan[:6],
+        last4=pan[-4:],
+        pan_length=len(pan),
+        scheme_id=scheme.id,
+        co_badge_scheme_id=co_badge.id if co_badge else None,
+        issuer_id=account.owner_id,
+        account_id=account.id,
+        expiry_month=expiry_month,
+        expiry_year=expiry_year,
+        status=CardStatus.ACTIVE,
+    )
+    session.add(card)
+    await session.flush()
+    return card
+
+
+def masked_pan(card: Card) -> str:
+    return card.first6 + "*" * (card.pan_length - 10) + card.last4
+
+
+def may_see_card(principal: Principal, card: Card) -> bool:
+    return may_act_for(principal, card.issuer_id)
+
+
+async def set_card_status(session: AsyncSession, principal: Principal, card_id: int, status: CardStatus) -> Card:
+    """Block or unblock a card: the operator, or the card's issuer."""
+    require(principal, Action.WRITE_OWN)
+    card = await session.get(Card, card_id)
+    if card is None or not may_see_card(principal, card):
+        raise not_found("No such card.", "cardId")
+    card.status = status
+    await session.flush()
+    return card
+
+
+async def cards_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Card | None]:
+    return in_key_order(await session.exec(select(Card).where(Card.id.in_(set(ids)))), ids, lambda row: row.id)
+
+
+async def create_merchant(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    name: str,
+    country_code: str,
+    acquirer_id: int,
+    accepting_scheme_code: str,
+    account_id: int,
+) -> Merchant:
+    """A merchant acquired by an ACTIVE ACQUIRER of the accepting scheme, paid into a
+    CUSTOMER account of the acquirer in the merchant country's currency."""
+    require(principal, Action.WRITE_OWN)
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise invalid("name must be 1 to 100 characters.", "name")
+    country = await session.get(Country, country_code.strip().upper())
+    if country is None:
+        raise not_found(f"No country with code {country_code!r}.", "countryCode")
+    if await session.get(Institution, acquirer_id) is None:
+        raise not_found("No such institution.", "acquirerId")
+    if not may_act_for(principal, acquirer_id):
+        raise DomainError(
+            ErrorCode.FORBIDDEN, "A participant creates merchants only as their acquirer.", ["acquirerId"]
+        )
+    scheme = await scheme_by_code(session, accepting_scheme_code, "acceptingSchemeCode")
+    await _require_member(session, scheme, acquirer_id, SchemeRole.ACQUIRER, "acquirerId")
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise not_found("No such account.", "accountId")
+    if account.owner_id != acquirer_id or account.kind is not AccountKind.CUSTOMER:
+        raise invalid("The merchant's account is a CUSTOMER account of its acquirer.", "accountId")
+    if account.currency_code != country.currency_code:
+        raise DomainError(
+            ErrorCode.CURRENCY_MISMATCH,
+            f"The merchant's account must be in {country.currency_code}, its country's currency.",
+            ["accountId"],
+        )
+    merchant = Merchant(
+        name=name,
+        country_code=country.code,
+        acquirer_id=acquirer_id,
+        accepting_scheme_id=scheme.id,
+        account_id=account_id,
+    )
+    session.add(merchant)
+    await session.flush()
+    return merchant
+
+
+def may_see_merchant(principal: Principal, merchant: Merchant) -> bool:
+    return may_act_for(principal, merchant.acquirer_id)
+
+
+async def merchants_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Merchant | None]:
+    return in_key_order(await session.exec(select(Merchant).where(Merchant.id.in_(set(ids)))), ids, lambda row: row.id)

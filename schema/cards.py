@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Annotated
+
 import strawberry
 from strawberry.types import Info
 
 from models import cards as models
+from models.base import utcnow
 from resolvers import cards
 from schema.base import Node, UserError, context, decode_id, global_id, principal, user_errors
 from schema.loaders import loaders
 from schema.node import register_node
 from schema.reference import Country, Currency, Institution, load_country, load_institution
+
+if TYPE_CHECKING:
+    from schema.ledger import Account
 
 ParticipationStatus = strawberry.enum(models.ParticipationStatus, name="ParticipationStatus")
 SchemeRole = strawberry.enum(models.SchemeRole, name="SchemeRole")
@@ -233,3 +239,183 @@ class CardsMutation:
             )
 
         return SchemeLinkPayload(link=SchemeLink.of(await context(info).write(work)))
+
+
+CardStatus = strawberry.enum(models.CardStatus, name="CardStatus")
+
+
+@strawberry.type
+class Card(Node):
+    id: strawberry.ID
+    masked_pan: str = strawberry.field(
+        description="First six and last four digits shown, the rest masked: the full PAN is never stored."
+    )
+    last4: str
+    expiry_month: int
+    expiry_year: int
+    status: CardStatus
+    _row: strawberry.Private[models.Card]
+
+    @classmethod
+    def of(cls, row: models.Card) -> Card:
+        return cls(
+            id=global_id("Card", row.id),
+            masked_pan=cards.masked_pan(row),
+            last4=row.last4,
+            expiry_month=row.expiry_month,
+            expiry_year=row.expiry_year,
+            status=row.status,
+            _row=row,
+        )
+
+    @strawberry.field(
+        description="The schemes whose BIN ranges hold this PAN, primary first; two for a co-badged card."
+    )
+    async def schemes(self, info: Info) -> list[CardScheme]:
+        ids = [self._row.scheme_id] + ([self._row.co_badge_scheme_id] if self._row.co_badge_scheme_id else [])
+        return [await load_scheme(info, scheme_id) for scheme_id in ids]
+
+    @strawberry.field
+    async def issuer(self, info: Info) -> Institution:
+        return await load_institution(info, self._row.issuer_id)
+
+    @strawberry.field
+    async def account(self, info: Info) -> Annotated[Account, strawberry.lazy("schema.ledger")]:
+        from schema.ledger import Account
+
+        return Account.of(await loaders(info).account.load(self._row.account_id))
+
+
+async def load_card(info: Info, card_id: int) -> Card | None:
+    async with context(info).read() as session:
+        (row,) = await cards.cards_by_id(session, [card_id])
+    if row is None or not cards.may_see_card(principal(info), row):
+        return None
+    return Card.of(row)
+
+
+@strawberry.type
+class Merchant(Node):
+    id: strawberry.ID
+    name: str
+    _row: strawberry.Private[models.Merchant]
+
+    @classmethod
+    def of(cls, row: models.Merchant) -> Merchant:
+        return cls(id=global_id("Merchant", row.id), name=row.name, _row=row)
+
+    @strawberry.field
+    async def country(self, info: Info) -> Country:
+        return await load_country(info, self._row.country_code)
+
+    @strawberry.field
+    async def acquirer(self, info: Info) -> Institution:
+        return await load_institution(info, self._row.acquirer_id)
+
+    @strawberry.field
+    async def accepting_scheme(self, info: Info) -> CardScheme:
+        return await load_scheme(info, self._row.accepting_scheme_id)
+
+    @strawberry.field
+    async def account(self, info: Info) -> Annotated[Account, strawberry.lazy("schema.ledger")]:
+        from schema.ledger import Account
+
+        return Account.of(await loaders(info).account.load(self._row.account_id))
+
+
+async def load_merchant(info: Info, merchant_id: int) -> Merchant | None:
+    async with context(info).read() as session:
+        (row,) = await cards.merchants_by_id(session, [merchant_id])
+    if row is None or not cards.may_see_merchant(principal(info), row):
+        return None
+    return Merchant.of(row)
+
+
+register_node("Card", load_card)
+register_node("Merchant", load_merchant)
+
+
+@strawberry.input
+class IssueCardInput:
+    pan: str
+    expiry_month: int
+    expiry_year: int
+    account_id: strawberry.ID
+    co_badge_scheme_code: str | None = strawberry.field(
+        default=None, description="A second scheme for a co-badged card."
+    )
+
+
+@strawberry.type
+class CardPayload:
+    card: Card | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class MerchantInput:
+    name: str
+    country_code: str
+    acquirer_id: strawberry.ID
+    accepting_scheme_code: str
+    account_id: strawberry.ID
+
+
+@strawberry.type
+class MerchantPayload:
+    merchant: Merchant | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CardIssuingMutation:
+    @strawberry.mutation
+    @user_errors(CardPayload, "input")
+    async def issue_card(self, info: Info, input: IssueCardInput) -> CardPayload:
+        account_id = decode_id(input.account_id, "Account", "accountId")
+        ctx = context(info)
+        now = utcnow()
+
+        async def work(session):
+            return await cards.issue_card(
+                session,
+                principal(info),
+                pan=input.pan,
+                expiry_month=input.expiry_month,
+                expiry_year=input.expiry_year,
+                account_id=account_id,
+                co_badge_scheme_code=input.co_badge_scheme_code,
+                secret=ctx.settings.secret,
+                now=now,
+            )
+
+        return CardPayload(card=Card.of(await ctx.write(work)))
+
+    @strawberry.mutation(description="Block or unblock a card (operator, or the card's issuer).")
+    @user_errors(CardPayload)
+    async def set_card_status(self, info: Info, card_id: strawberry.ID, status: CardStatus) -> CardPayload:
+        key = decode_id(card_id, "Card", "cardId")
+
+        async def work(session):
+            return await cards.set_card_status(session, principal(info), key, status)
+
+        return CardPayload(card=Card.of(await context(info).write(work)))
+
+    @strawberry.mutation
+    @user_errors(MerchantPayload, "input")
+    async def create_merchant(self, info: Info, input: MerchantInput) -> MerchantPayload:
+        acquirer_id = decode_id(input.acquirer_id, "Institution", "acquirerId")
+        account_id = decode_id(input.account_id, "Account", "accountId")
+
+        async def work(session):
+            return await cards.create_merchant(
+                session,
+                principal(info),
+                name=input.name,
+                country_code=input.country_code,
+                acquirer_id=acquirer_id,
+                accepting_scheme_code=input.accepting_scheme_code,
+                account_id=account_id,
+            )
+
+        return MerchantPayload(merchant=Merchant.of(await context(info).write(work)))

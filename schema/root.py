@@ -18,7 +18,7 @@ from strawberry.types import Info
 from corridor.settings import Settings
 from schema.access import AccessMutation, AccessQuery
 from schema.base import Money, Node
-from schema.cards import CardScheme, CardsMutation, CardsQuery, SchemeLink
+from schema.cards import Card, CardIssuingMutation, CardScheme, CardsMutation, CardsQuery, Merchant, SchemeLink
 from schema.errors import ErrorPolicy
 from schema.fx import Basket, FxMutation, FxQuery, Quote, QuoteMutation
 from schema.ledger import Account, LedgerMutation, LedgerQuery, Transfer, install_fast_resolvers
@@ -34,7 +34,9 @@ class Query(ReferenceQuery, AccessQuery, LedgerQuery, FxQuery, CardsQuery):
 
 
 @strawberry.type
-class Mutation(ReferenceMutation, AccessMutation, LedgerMutation, FxMutation, QuoteMutation, CardsMutation):
+class Mutation(
+    ReferenceMutation, AccessMutation, LedgerMutation, FxMutation, QuoteMutation, CardsMutation, CardIssuingMutation
+):
     pass
 
 
@@ -58,7 +60,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     schema = CorridorSchema(
         query=Query,
         mutation=Mutation,
-        types=[Institution, Account, Transfer, Basket, Quote, CardScheme, SchemeLink, Money],
+        types=[Institution, Account, Transfer, Basket, Quote, CardScheme, SchemeLink, Card, Merchant, Money],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
