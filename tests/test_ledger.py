@@ -620,3 +620,38 @@ async def test_groups_in_one_transaction_each_stand_alone(api):
     assert groups[3].error is not None and groups[3].error.code.value == "FORBIDDEN"
     assert (await balances(api, world.sber_settlement))["balance"] == "400.00"
     assert (await balances(api, world.vtb_settlement))["balance"] == "1600.00"
+
+
+async def test_declared_create_transfers_resolver_behaves_as_the_installed_one(api, monkeypatch):
+    """build_schema installs a resolver reading graphql-core's coerced inputs; the field's
+    strawberry declaration delegates to it, and must answer the same if used."""
+    import httpx
+
+    import schema.root
+    from corridor.app import create_app
+    from corridor.settings import Settings
+
+    world = await build(api)
+    monkeypatch.setattr(schema.root, "install_fast_resolvers", lambda graphql_schema: None)
+    app = create_app(Settings(database_url=api.engine.url.render_as_string(hide_password=False)))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            item = transfer(world.sber_settlement, world.vtb_settlement, "1.25", pending=True, timeoutSeconds=60)
+            query = (
+                "mutation($t: [TransferInput!]!) { createTransfers(transfers: $t) "
+                "{ results { created transfer { state amount { amount } } errors { code } } } }"
+            )
+            for created in (True, False):
+                response = await client.post(
+                    "/graphql",
+                    json={"query": query, "variables": {"t": [item]}},
+                    headers={"Authorization": f"Bearer {api.key}"},
+                )
+                result = response.json()["data"]["createTransfers"]["results"][0]
+                assert result == {
+                    "created": created,
+                    "transfer": {"state": "PENDING", "amount": {"amount": "1.25"}},
+                    "errors": [],
+                }
+    finally:
+        await app.state.engine.dispose()
