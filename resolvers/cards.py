@@ -34,7 +34,7 @@ from models.reference import Country, Institution, InstitutionKind
 from resolvers import reference
 from resolvers.access import Action, Principal, may_act_for, require
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
-from resolvers.pagination import in_key_order
+from resolvers.pagination import grouped_in_key_order, in_key_order
 
 SCHEME_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,19}$")
 BIN_MAX = 11
@@ -195,10 +195,7 @@ async def ranges_by_scheme(session: AsyncSession, ids: Sequence[int]) -> list[li
     rows = await session.exec(
         select(BinRange).where(BinRange.scheme_id.in_(set(ids))).order_by(BinRange.scheme_id, BinRange.id)
     )
-    found: dict[int, list[BinRange]] = {i: [] for i in ids}
-    for row in rows:
-        found[row.scheme_id].append(row)
-    return [found[i] for i in ids]
+    return grouped_in_key_order(rows, ids, lambda row: row.scheme_id)
 
 
 async def memberships_by_institution(session: AsyncSession, ids: Sequence[int]) -> list[list[SchemeMembership]]:
@@ -207,10 +204,7 @@ async def memberships_by_institution(session: AsyncSession, ids: Sequence[int]) 
         .where(SchemeMembership.institution_id.in_(set(ids)))
         .order_by(SchemeMembership.institution_id, SchemeMembership.scheme_id)
     )
-    found: dict[int, list[SchemeMembership]] = {i: [] for i in ids}
-    for row in rows:
-        found[row.institution_id].append(row)
-    return [found[i] for i in ids]
+    return grouped_in_key_order(rows, ids, lambda row: row.institution_id)
 
 
 def longest_prefix(pan: str, ranges: Sequence[BinRange]) -> BinRange | None:

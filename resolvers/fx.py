@@ -32,7 +32,7 @@ from models.reference import Institution, InstitutionKind
 from resolvers import ledger, reference
 from resolvers.access import SYSTEM, Action, Principal, may_act_for, require
 from resolvers.errors import DomainError, ErrorCode, invalid
-from resolvers.pagination import in_key_order
+from resolvers.pagination import grouped_in_key_order, in_key_order
 
 SIGNIFICANT = 12
 ONE = Decimal(1)
@@ -336,10 +336,7 @@ async def components_by_basket(session: AsyncSession, ids: Sequence[int]) -> lis
         .where(BasketComponent.basket_id.in_(set(ids)))
         .order_by(BasketComponent.basket_id, BasketComponent.position)
     )
-    found: dict[int, list[BasketComponent]] = {i: [] for i in ids}
-    for row in rows:
-        found[row.basket_id].append(row)
-    return [found[i] for i in ids]
+    return grouped_in_key_order(rows, ids, lambda row: row.basket_id)
 
 
 async def basket_value(

@@ -84,3 +84,11 @@ def in_key_order(rows: Iterable[T], keys: Sequence[Any], key: Callable[[T], Any]
     """`rows` lined up with `keys` (None where none matched): what a DataLoader returns."""
     found = {key(row): row for row in rows}
     return [found.get(k) for k in keys]
+
+
+def grouped_in_key_order(rows: Iterable[T], keys: Sequence[Any], key: Callable[[T], Any]) -> list[list[T]]:
+    """`rows` gathered into one list per key, lined up with `keys` (empty where none)."""
+    found: dict[Any, list[T]] = {k: [] for k in keys}
+    for row in rows:
+        found[key(row)].append(row)
+    return [found[k] for k in keys]

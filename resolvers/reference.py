@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.reference import Country, CountryBloc, Currency, Institution, InstitutionKind
 from resolvers.access import Action, Principal, require
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
-from resolvers.pagination import Page, in_key_order, keyset_page
+from resolvers.pagination import Page, grouped_in_key_order, in_key_order, keyset_page
 
 # ISO 9362: 4-letter party prefix, 2-letter country code, 2-character location,
 # optional 3-character branch.
@@ -87,10 +87,8 @@ async def blocs_by_country(session: AsyncSession, codes: Sequence[str]) -> list[
         .where(CountryBloc.country_code.in_(set(codes)))
         .order_by(CountryBloc.country_code, CountryBloc.bloc)
     )
-    found: dict[str, list[str]] = {code: [] for code in codes}
-    for row in await session.exec(statement):
-        found[row.country_code].append(row.bloc)
-    return [found[code] for code in codes]
+    rows = grouped_in_key_order(await session.exec(statement), codes, lambda row: row.country_code)
+    return [[row.bloc for row in group] for group in rows]
 
 
 async def institutions_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Institution | None]:
