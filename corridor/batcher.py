@@ -13,20 +13,16 @@ The TigerBeetle idea: throughput comes from batching, so batch what arrives toge
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from corridor.context import retryable
+from corridor.context import with_retries
 from corridor.db import WRITE_OPTION
 from models.base import utcnow
 from resolvers import ledger
 from resolvers.access import Principal
-
-log = logging.getLogger("corridor.batcher")
 
 ATTEMPTS = 3
 
@@ -79,14 +75,10 @@ class TransferBatcher:
                         done.set_result(None)
 
     async def _write(self, groups: list[ledger.TransferGroup]) -> None:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                async with self._sessions() as session:
-                    await session.connection(execution_options={WRITE_OPTION: True})
-                    await ledger.create_transfer_groups(session, groups, now=utcnow())
-                    await session.commit()
-                return
-            except DBAPIError as error:
-                if attempt == ATTEMPTS or not retryable(error):
-                    raise
-                log.info("transfer batch of %d requests retried after %s", len(groups), type(error.orig).__name__)
+        async def attempt() -> None:
+            async with self._sessions() as session:
+                await session.connection(execution_options={WRITE_OPTION: True})
+                await ledger.create_transfer_groups(session, groups, now=utcnow())
+                await session.commit()
+
+        await with_retries(attempt, ATTEMPTS, f"transfer batch of {len(groups)} requests")

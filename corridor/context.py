@@ -38,6 +38,21 @@ def retryable(error: DBAPIError) -> bool:
     return "database is locked" in str(original)
 
 
+async def with_retries(attempt: Callable[[], Awaitable[T]], attempts: int, what: str) -> T:
+    """`attempt()` again (at most `attempts` times in all) when the database refuses it for
+    a reason that a new try resolves: a deadlock or serialization failure, a unique key
+    taken by a concurrent insert (the new try sees it and answers as a replay or
+    conflict), or SQLite's lock timeout."""
+    for number in range(1, attempts + 1):
+        try:
+            return await attempt()
+        except DBAPIError as error:
+            if number == attempts or not retryable(error):
+                raise
+            log.info("%s retried after %s", what, type(error.orig).__name__)
+    raise AssertionError("unreachable")
+
+
 @dataclass
 class Context:
     sessions: async_sessionmaker[AsyncSession]
@@ -78,19 +93,13 @@ class Context:
                 raise
 
     async def write(self, work: Callable[[AsyncSession], Awaitable[T]], attempts: int = 3) -> T:
-        """Run `work` in a transaction of its own, again (at most `attempts` times in all)
-        when the database refuses it for a reason that a new try resolves: a deadlock or
-        serialization failure, a unique key taken by a concurrent insert (the new try
-        sees it and answers as a replay or conflict), or SQLite's lock timeout."""
-        for attempt in range(1, attempts + 1):
-            try:
-                async with self.transaction() as session:
-                    return await work(session)
-            except DBAPIError as error:
-                if attempt == attempts or not retryable(error):
-                    raise
-                log.info("request %s: transaction retried after %s", self.request_id, type(error.orig).__name__)
-        raise AssertionError("unreachable")
+        """Run `work` in a transaction of its own, retried as `with_retries` says."""
+
+        async def attempt() -> T:
+            async with self.transaction() as session:
+                return await work(session)
+
+        return await with_retries(attempt, attempts, f"request {self.request_id}: transaction")
 
     async def release(self) -> None:
         """End the request's read transaction and give its connection back to the pool,

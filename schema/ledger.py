@@ -303,9 +303,6 @@ async def create_transfers(_root, info, transfers: list[dict], atomic: bool | No
     `install_fast_resolvers`: it takes the inputs as graphql-core coerced them, skipping
     strawberry's conversion of each field of each TransferInput into an object, which
     was the largest single cost of a 1,000-transfer request."""
-    if len(transfers) > ledger.MAX_BATCH:
-        error = DomainError(ErrorCode.INVALID_INPUT, f"At most {ledger.MAX_BATCH} transfers in one request.")
-        return CreateTransfersPayload(results=[TransferResult(errors=[UserError.of(error)]) for _ in transfers])
     specs = [_spec(item) for item in transfers]
     ctx = info.context
     await ctx.release()

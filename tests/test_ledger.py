@@ -655,3 +655,13 @@ async def test_declared_create_transfers_resolver_behaves_as_the_installed_one(a
                 }
     finally:
         await app.state.engine.dispose()
+
+
+async def test_batch_over_the_limit_through_the_endpoint(api):
+    world = await build(api)
+    item = transfer(world.sber_settlement, world.vtb_settlement, "0.01")
+    items = [{**item, "transferId": str(uuid.uuid4())} for _ in range(ledger.MAX_BATCH + 1)]
+    results = await send(api, *items)
+    assert len(results) == ledger.MAX_BATCH + 1
+    assert {(r["errors"][0]["code"], r["errors"][0]["field"]) for r in results} == {("INVALID_INPUT", None)}
+    assert (await balances(api, world.sber_settlement))["balance"] == "1000.00"
