@@ -437,44 +437,87 @@ def _round(amount: Decimal, units: int, rounding: str = ROUND_DOWN) -> int:
     return int(WIDE.multiply(amount, Decimal(1).scaleb(units)).quantize(ONE, rounding=rounding))
 
 
-async def request_quote(
+@dataclass(frozen=True)
+class Conversion:
+    """A priced conversion: the currencies from sell to buy, one provider and its rate
+    (spread included) per leg, the minor units that change hands at each currency (0
+    inside one provider's run of legs), and each provider's position account per currency."""
+
+    currencies: tuple[str, ...]
+    providers: tuple[int, ...]
+    rates: tuple[Decimal, ...]
+    amounts: tuple[int, ...]
+    positions: dict[tuple[int, str], int]
+
+    @property
+    def sell_amount(self) -> int:
+        return self.amounts[0]
+
+    @property
+    def buy_amount(self) -> int:
+        return self.amounts[-1]
+
+    @property
+    def rate(self) -> Decimal:
+        """Units of the buy currency for one unit of the sell currency, spreads included."""
+        product = ONE
+        for rate in self.rates:
+            product = WIDE.multiply(product, rate)
+        return significant(product)
+
+    def legs(self, debit_account_id: int, credit_account_id: int) -> list[tuple[int, int, int, str]]:
+        return conversion_legs(
+            self.currencies, self.providers, self.amounts, self.positions, debit_account_id, credit_account_id
+        )
+
+
+def conversion_legs(
+    currencies: Sequence[str],
+    providers: Sequence[int],
+    amounts: Sequence[int],
+    positions: dict[tuple[int, str], int],
+    debit_account_id: int,
+    credit_account_id: int,
+) -> list[tuple[int, int, int, str]]:
+    """The transfers (debit, credit, minor units, currency) of a conversion: the client
+    pays the first provider's position in the sell currency, a provider pays the next
+    one's position where the provider changes, the last provider's position in the buy
+    currency pays the client."""
+    legs = [(debit_account_id, positions[(providers[0], currencies[0])], amounts[0], currencies[0])]
+    for k in range(1, len(currencies) - 1):
+        if providers[k - 1] != providers[k]:
+            currency = currencies[k]
+            legs.append(
+                (positions[(providers[k - 1], currency)], positions[(providers[k], currency)], amounts[k], currency)
+            )
+    legs.append((positions[(providers[-1], currencies[-1])], credit_account_id, amounts[-1], currencies[-1]))
+    return legs
+
+
+async def price_conversion(
     session: AsyncSession,
-    principal: Principal,
     *,
-    sell_currency: str,
-    buy_currency: str,
-    sell_amount: Decimal | None,
-    buy_amount: Decimal | None,
-    avoid: Iterable[str],
+    sell: str,
+    buy: str,
+    sell_minor: int | None,
+    buy_minor: int | None,
+    avoid: Sequence[str],
     now: dt.datetime,
-    seconds: int,
-) -> Quote:
-    """Fix a path, a provider per leg (the best rate with the liquidity to pay the leg),
-    the rates after spreads, both amounts (to minor units, against the client by less
-    than one minor unit; consecutive legs of one provider are rounded once) and an expiry."""
-    require(principal, Action.WRITE_OWN)
-    sell, buy = sell_currency.strip().upper(), buy_currency.strip().upper()
+    field: str,
+) -> Conversion:
+    """Price selling `sell_minor` of `sell` (or buying `buy_minor` of `buy`): a path that
+    avoids `avoid`, a provider per leg (the best rate with the liquidity to pay the leg),
+    the rates after spreads and the amounts, to minor units against the client by less
+    than one minor unit (consecutive legs of one provider are rounded once).
+    Raises NO_RATE, INSUFFICIENT_LIQUIDITY, or INVALID_INPUT on `field` when a leg
+    rounds to zero."""
     units = await reference.minor_units(session)
-    for name, code in (("sellCurrency", sell), ("buyCurrency", buy)):
-        if code not in units:
-            raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {code!r}.", [name])
-    if sell == buy:
-        raise invalid("sellCurrency and buyCurrency must differ.", "buyCurrency")
-    if (sell_amount is None) == (buy_amount is None):
-        raise invalid("Give exactly one of sellAmount and buyAmount.", "sellAmount")
-    given, given_currency, field = (
-        (sell_amount, sell, "sellAmount") if sell_amount is not None else (buy_amount, buy, "buyAmount")
-    )
-    try:
-        given_minor = to_minor(given, units[given_currency])
-    except AmountError as error:
-        raise invalid(str(error), field) from None
-    if given_minor <= 0:
-        raise invalid("The amount must be positive.", field)
-    avoided = check_avoid(sell, buy, avoid)
-    path = find_path(await rates_in_force(session, now), sell, buy, avoided)
+    path = find_path(await rates_in_force(session, now), sell, buy, avoid)
     if path is None:
-        raise DomainError(ErrorCode.NO_RATE, f"No rates convert {sell} to {buy} avoiding {avoided or 'nothing'}.")
+        raise DomainError(ErrorCode.NO_RATE, f"No rates convert {sell} to {buy} avoiding {list(avoid) or 'nothing'}.")
+    selling = sell_minor is not None
+    given_minor, given_currency = (sell_minor, sell) if selling else (buy_minor, buy)
+    assert given_minor is not None and given_minor > 0, "the caller checks the amount"
     currencies = [sell, *path.via, buy]
     positions = await _positions(session, set(currencies), now)
     providers = sorted({provider for provider, _ in positions})
@@ -485,7 +528,7 @@ async def request_quote(
     # Choose a provider per leg, walking from the known amount, best rate first.
     legs = list(path.legs)
     chosen: list[int | None] = [None] * len(legs)
-    order = range(len(legs)) if sell_amount is not None else range(len(legs) - 1, -1, -1)
+    order = range(len(legs)) if selling else range(len(legs) - 1, -1, -1)
     known = Decimal(given_minor).scaleb(-units[given_currency])
     for k in order:
         leg = legs[k]
@@ -493,10 +536,10 @@ async def request_quote(
         candidates.sort(key=lambda p: (positions[(p, leg.quote)].spread_bps, p))
         for p in candidates:
             rate = provider_rate(leg, positions[(p, leg.quote)])
-            out = WIDE.multiply(known, rate) if sell_amount is not None else known
+            out = WIDE.multiply(known, rate) if selling else known
             if _round(out, units[leg.quote]) <= positions[(p, leg.quote)].available:
                 chosen[k] = p
-                known = out if sell_amount is not None else WIDE.divide(known, rate)
+                known = out if selling else WIDE.divide(known, rate)
                 break
         else:
             raise DomainError(
@@ -505,7 +548,7 @@ async def request_quote(
     # Amounts at each currency of the path, rounded once per provider's run of legs.
     rates = [provider_rate(leg, positions[(chosen[k], leg.quote)]) for k, leg in enumerate(legs)]
     amounts = [0] * len(currencies)
-    if sell_amount is not None:
+    if selling:
         amounts[0] = given_minor
         value = Decimal(given_minor).scaleb(-units[sell])
         for k in range(len(legs)):
@@ -529,19 +572,67 @@ async def request_quote(
     ]
     if min(changing_hands) <= 0:
         raise invalid("The amount is too small to convert: a leg rounds to zero.", field)
-    all_in = ONE
-    for rate in rates:
-        all_in = WIDE.multiply(all_in, rate)
+    return Conversion(
+        currencies=tuple(currencies),
+        providers=tuple(p for p in chosen if p is not None),
+        rates=tuple(rates),
+        amounts=tuple(amounts),
+        positions={key: position.account_id for key, position in positions.items()},
+    )
+
+
+async def request_quote(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    sell_currency: str,
+    buy_currency: str,
+    sell_amount: Decimal | None,
+    buy_amount: Decimal | None,
+    avoid: Iterable[str],
+    now: dt.datetime,
+    seconds: int,
+) -> Quote:
+    """Fix a priced conversion (`price_conversion`) and an expiry."""
+    require(principal, Action.WRITE_OWN)
+    sell, buy = sell_currency.strip().upper(), buy_currency.strip().upper()
+    units = await reference.minor_units(session)
+    for name, code in (("sellCurrency", sell), ("buyCurrency", buy)):
+        if code not in units:
+            raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {code!r}.", [name])
+    if sell == buy:
+        raise invalid("sellCurrency and buyCurrency must differ.", "buyCurrency")
+    if (sell_amount is None) == (buy_amount is None):
+        raise invalid("Give exactly one of sellAmount and buyAmount.", "sellAmount")
+    given, given_currency, field = (
+        (sell_amount, sell, "sellAmount") if sell_amount is not None else (buy_amount, buy, "buyAmount")
+    )
+    try:
+        given_minor = to_minor(given, units[given_currency])
+    except AmountError as error:
+        raise invalid(str(error), field) from None
+    if given_minor <= 0:
+        raise invalid("The amount must be positive.", field)
+    conversion = await price_conversion(
+        session,
+        sell=sell,
+        buy=buy,
+        sell_minor=given_minor if sell_amount is not None else None,
+        buy_minor=given_minor if buy_amount is not None else None,
+        avoid=check_avoid(sell, buy, avoid),
+        now=now,
+        field=field,
+    )
     quote = Quote(
         sell_currency=sell,
         buy_currency=buy,
-        sell_amount=amounts[0],
-        buy_amount=amounts[-1],
-        rate=str(significant(all_in)),
-        path=",".join(currencies),
-        providers=",".join(str(p) for p in chosen),
-        leg_rates=",".join(str(significant(rate)) for rate in rates),
-        amounts=",".join(str(a) for a in amounts),
+        sell_amount=conversion.sell_amount,
+        buy_amount=conversion.buy_amount,
+        rate=str(conversion.rate),
+        path=",".join(conversion.currencies),
+        providers=",".join(str(p) for p in conversion.providers),
+        leg_rates=",".join(str(significant(rate)) for rate in conversion.rates),
+        amounts=",".join(str(a) for a in conversion.amounts),
         state=QuoteState.OPEN,
         expires_at=now + dt.timedelta(seconds=seconds),
         created_at=now,
@@ -609,24 +700,15 @@ async def exchange(
     currencies = quote.path.split(",")
     amounts = [int(a) for a in quote.amounts.split(",")]
     providers = [int(p) for p in quote.providers.split(",")]
-    # The transfers: client -> first provider, provider -> next provider where the
-    # provider changes, last provider -> client.
     positions = await _positions(session, set(currencies), now)
-    legs: list[tuple[int, int, int, str]] = [
-        (debit_account_id, positions[(providers[0], currencies[0])].account_id, amounts[0], currencies[0])
-    ]
-    for k in range(1, len(currencies) - 1):
-        if providers[k - 1] != providers[k]:
-            currency = currencies[k]
-            legs.append(
-                (
-                    positions[(providers[k - 1], currency)].account_id,
-                    positions[(providers[k], currency)].account_id,
-                    amounts[k],
-                    currency,
-                )
-            )
-    legs.append((positions[(providers[-1], currencies[-1])].account_id, credit_account_id, amounts[-1], currencies[-1]))
+    legs = conversion_legs(
+        currencies,
+        providers,
+        amounts,
+        {key: position.account_id for key, position in positions.items()},
+        debit_account_id,
+        credit_account_id,
+    )
     ids = leg_ids(transfer_id, len(legs))
     if quote.state is QuoteState.USED:
         if quote.used_by == transfer_id:

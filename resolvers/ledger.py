@@ -703,13 +703,7 @@ async def post_transfer(
         raise DomainError(ErrorCode.TRANSFER_NOT_PENDING, f"The transfer is {state.value}.", ["transferId"])
     if post > transfer.amount:
         raise DomainError(ErrorCode.AMOUNT_EXCEEDS_PENDING, "The amount exceeds the pending amount.", ["amount"])
-    if not _fits(debit.debits_posted + post, credit.credits_posted + post):
-        raise invalid("The amount would overflow the accounts' posted totals.", "amount")
-    debit.debits_pending -= transfer.amount
-    credit.credits_pending -= transfer.amount
-    debit.debits_posted += post
-    credit.credits_posted += post
-    debit.changed = credit.changed = True
+    _release(transfer, debit, credit, post)
     return await _resolve(session, transfer, TransferState.POSTED, post, (debit, credit), now), True
 
 
@@ -726,13 +720,24 @@ async def void_transfer(
         raise DomainError(ErrorCode.TRANSFER_EXPIRED, "The hold has expired.", ["transferId"])
     if state is not TransferState.PENDING:
         raise DomainError(ErrorCode.TRANSFER_NOT_PENDING, f"The transfer is {state.value}.", ["transferId"])
-    debit.debits_pending -= transfer.amount
-    credit.credits_pending -= transfer.amount
-    debit.changed = credit.changed = True
+    _release(transfer, debit, credit, None)
     return await _resolve(session, transfer, TransferState.VOIDED, None, (debit, credit), now), True
 
 
-async def _resolve(session: AsyncSession, transfer, state: TransferState, posted: int | None, held, now):
+def _release(transfer, debit: _Held, credit: _Held, post: int | None) -> None:
+    """Take a pending transfer's hold off its locked accounts and post `post` of it
+    (None voids it). The caller has checked that it is pending and 0 < post <= amount."""
+    if post is not None and not _fits(debit.debits_posted + post, credit.credits_posted + post):
+        raise invalid("The amount would overflow the accounts' posted totals.", "amount")
+    debit.debits_pending -= transfer.amount
+    credit.credits_pending -= transfer.amount
+    if post is not None:
+        debit.debits_posted += post
+        credit.credits_posted += post
+    debit.changed = credit.changed = True
+
+
+async def _mark_resolved(session: AsyncSession, transfer, state: TransferState, posted: int | None, now) -> None:
     connection = await session.connection()
     result = await connection.execute(
         update(TRANSFERS)
@@ -740,8 +745,51 @@ async def _resolve(session: AsyncSession, transfer, state: TransferState, posted
         .values(state=state, posted_amount=posted, resolved_at=now)
     )
     assert result.rowcount == 1, "a pending transfer changed under its accounts' locks"
+
+
+async def _resolve(session: AsyncSession, transfer, state: TransferState, posted: int | None, held, now):
+    await _mark_resolved(session, transfer, state, posted, now)
     await _write_accounts(session, held)
     return await transfer_by_key(session, transfer.transfer_id)
+
+
+@dataclass(frozen=True)
+class HoldChange:
+    """Post `post` minor units of a pending transfer (at most its amount), or void it (None)."""
+
+    transfer_id: uuid.UUID
+    post: int | None
+
+
+async def resolve_holds(session: AsyncSession, changes: Sequence[HoldChange], *, now: dt.datetime) -> list:
+    """Post or void several pending transfers together, all or none, their accounts locked
+    in one statement (so two such calls never deadlock). For the service's own flows (a
+    card payment's capture or reversal): the caller has checked who may do it. Raises
+    NOT_FOUND, TRANSFER_EXPIRED, TRANSFER_NOT_PENDING or AMOUNT_EXCEEDS_PENDING; the
+    caller's transaction then rolls back whatever was written."""
+    keys = [change.transfer_id for change in changes]
+    assert len(set(keys)) == len(keys), "each hold once"
+    connection = await session.connection()
+    found = (await connection.execute(_KNOWN, {"keys": keys})).all()
+    if len(found) != len(keys):
+        raise not_found("No transfer with this transferId.", "transferId")
+    held = await _lock_accounts(session, (a for t in found for a in (t.debit_account_id, t.credit_account_id)), now)
+    transfers = {row.transfer_id: row for row in await connection.execute(_KNOWN, {"keys": keys})}  # under the locks
+    for change in changes:
+        transfer = transfers[change.transfer_id]
+        state = effective_state(transfer, now)
+        if state is TransferState.EXPIRED:
+            raise DomainError(ErrorCode.TRANSFER_EXPIRED, "The hold has expired.", ["transferId"])
+        if state is not TransferState.PENDING:
+            raise DomainError(ErrorCode.TRANSFER_NOT_PENDING, f"The transfer is {state.value}.", ["transferId"])
+        if change.post is not None and not 0 < change.post <= transfer.amount:
+            raise DomainError(ErrorCode.AMOUNT_EXCEEDS_PENDING, "The amount exceeds the pending amount.", ["amount"])
+        _release(transfer, held[transfer.debit_account_id], held[transfer.credit_account_id], change.post)
+        posted_state = TransferState.VOIDED if change.post is None else TransferState.POSTED
+        await _mark_resolved(session, transfer, posted_state, change.post, now)
+    await _write_accounts(session, held.values())
+    rows = {row.transfer_id: row for row in await connection.execute(_KNOWN, {"keys": keys})}
+    return [rows[key] for key in keys]
 
 
 async def expire_lapsed(session: AsyncSession, now: dt.datetime, limit: int = 500) -> int:
