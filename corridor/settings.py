@@ -11,13 +11,13 @@ import os
 from dataclasses import dataclass, field
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, maximum: int = 2_147_483_647) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     value = int(raw)
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    if not 0 < value <= maximum:
+        raise ValueError(f"{name} must be a positive integer up to {maximum}, got {raw!r}")
     return value
 
 
@@ -38,6 +38,8 @@ class Settings:
     sweep_seconds: int = 5
     # How long an FX quote can be executed (seconds).
     quote_seconds: int = 60
+    # How long an uncaptured card authorization holds the cardholder's funds (seconds).
+    card_hold_seconds: int = 7 * 86_400
     sqlite_busy_timeout_ms: int = 5_000
     pool_size: int = field(default=0)  # 0: the engine's default for the driver
 
@@ -53,6 +55,7 @@ class Settings:
             document_cache_size=_int("CORRIDOR_DOCUMENT_CACHE", cls.document_cache_size),
             sweep_seconds=_int("CORRIDOR_SWEEP_SECONDS", cls.sweep_seconds),
             quote_seconds=_int("CORRIDOR_QUOTE_SECONDS", cls.quote_seconds),
+            card_hold_seconds=_int("CORRIDOR_CARD_HOLD_SECONDS", cls.card_hold_seconds),
             sqlite_busy_timeout_ms=_int("CORRIDOR_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms),
             pool_size=int(os.environ.get("CORRIDOR_POOL_SIZE", "0") or 0),
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import datetime as dt
+import uuid
+from decimal import Decimal
 
 import strawberry
 from strawberry.types import Info
@@ -10,13 +12,11 @@ from strawberry.types import Info
 from models import cards as models
 from models.base import utcnow
 from resolvers import cards
-from schema.base import Node, UserError, context, decode_id, global_id, principal, user_errors
-from schema.loaders import loaders
+from schema.base import Money, Node, UserError, context, decode_id, global_id, principal, user_errors
+from schema.ledger import Account, Transfer, money
+from schema.loaders import loaders, minor_units
 from schema.node import register_node
 from schema.reference import Country, Currency, Institution, load_country, load_institution
-
-if TYPE_CHECKING:
-    from schema.ledger import Account
 
 ParticipationStatus = strawberry.enum(models.ParticipationStatus, name="ParticipationStatus")
 SchemeRole = strawberry.enum(models.SchemeRole, name="SchemeRole")
@@ -280,17 +280,20 @@ class Card(Node):
         return await load_institution(info, self._row.issuer_id)
 
     @strawberry.field
-    async def account(self, info: Info) -> Annotated[Account, strawberry.lazy("schema.ledger")]:
-        from schema.ledger import Account
-
+    async def account(self, info: Info) -> Account:
         return Account.of(await loaders(info).account.load(self._row.account_id))
 
 
 async def load_card(info: Info, card_id: int) -> Card | None:
+    """The card for its issuer, and for an acquirer of one of its payments."""
     async with context(info).read() as session:
         (row,) = await cards.cards_by_id(session, [card_id])
-    if row is None or not cards.may_see_card(principal(info), row):
-        return None
+        if row is None:
+            return None
+        if not cards.may_see_card(principal(info), row) and not await cards.acquires_for_card(
+            session, principal(info), row.id
+        ):
+            return None
     return Card.of(row)
 
 
@@ -317,9 +320,7 @@ class Merchant(Node):
         return await load_scheme(info, self._row.accepting_scheme_id)
 
     @strawberry.field
-    async def account(self, info: Info) -> Annotated[Account, strawberry.lazy("schema.ledger")]:
-        from schema.ledger import Account
-
+    async def account(self, info: Info) -> Account:
         return Account.of(await loaders(info).account.load(self._row.account_id))
 
 
@@ -419,3 +420,210 @@ class CardIssuingMutation:
             )
 
         return MerchantPayload(merchant=Merchant.of(await context(info).write(work)))
+
+
+CardRoute = strawberry.enum(models.CardRoute, name="CardRoute")
+AuthorizationState = strawberry.enum(models.AuthorizationState, name="AuthorizationState")
+
+
+@strawberry.type
+class Authorization(Node):
+    id: strawberry.ID
+    authorization_id: uuid.UUID
+    amount: Money = strawberry.field(description="In the merchant's currency.")
+    cardholder_amount: Money | None = strawberry.field(
+        description="In the card account's currency; differs from amount for a cross-currency payment."
+    )
+    response_code: str = strawberry.field(
+        description="ISO 8583 response code: 00 approved; 05, 13, 14, 51, 54, 57, 58, 62, 91 declined."
+    )
+    approved: bool
+    decline_reason: str | None
+    route: CardRoute | None
+    state: AuthorizationState
+    captured_amount: Money | None
+    refunded_amount: Money | None
+    fee: Money | None = strawberry.field(
+        description="The link's fee for the accepting scheme's operator (INTERSCHEME): held at authorization, "
+        "then charged on the captured amount, and returned in proportion by refunds."
+    )
+    expires_at: dt.datetime | None = strawberry.field(description="When the holds of an uncaptured approval lapse.")
+    created_at: dt.datetime
+    _row: strawberry.Private[models.CardAuthorization]
+
+    @classmethod
+    def of(cls, row: models.CardAuthorization, units: dict[str, int], now: dt.datetime) -> Authorization:
+        code = row.currency_code
+        amount = (
+            money(row.amount, code, units)
+            if row.amount is not None
+            else Money(amount=Decimal(row.requested_amount), currency=code)
+        )
+        captured = row.captured_amount
+        fee = (
+            row.fee_amount
+            if captured is None
+            else cards.link_fee(captured, row.fee_bps) - cards.link_fee(row.refunded_amount, row.fee_bps)
+        )
+        return cls(
+            id=global_id("Authorization", row.id),
+            authorization_id=row.authorization_id,
+            amount=amount,
+            cardholder_amount=(
+                money(row.cardholder_amount, row.cardholder_currency, units)
+                if row.cardholder_amount is not None
+                else None
+            ),
+            response_code=row.response_code,
+            approved=row.response_code == cards.APPROVED,
+            decline_reason=row.decline_reason,
+            route=row.route,
+            state=cards.authorization_state(row, now),
+            captured_amount=money(captured, code, units) if captured is not None else None,
+            refunded_amount=money(row.refunded_amount, code, units) if captured is not None else None,
+            fee=money(fee, code, units) if row.route is models.CardRoute.INTERSCHEME and row.amount else None,
+            expires_at=row.expires_at,
+            created_at=row.created_at,
+            _row=row,
+        )
+
+    @strawberry.field
+    async def card(self, info: Info) -> Card | None:
+        if self._row.card_id is None:
+            return None
+        return Card.of(await loaders(info).card.load(self._row.card_id))
+
+    @strawberry.field
+    async def merchant(self, info: Info) -> Merchant:
+        return Merchant.of(await loaders(info).merchant.load(self._row.merchant_id))
+
+    @strawberry.field(description="The scheme the payment ran on.")
+    async def scheme(self, info: Info) -> CardScheme | None:
+        return await load_scheme(info, self._row.scheme_id) if self._row.scheme_id is not None else None
+
+    @strawberry.field(description="The holds, then each refund's transfers back, in order.")
+    async def transfers(self, info: Info) -> list[Transfer]:
+        rows = await loaders(info).payment_transfers.load(self._row.id)
+        units, now = await minor_units(info), utcnow()
+        return [Transfer.of(row, units, now) for row in rows]
+
+
+async def load_authorization(info: Info, key: int) -> Authorization | None:
+    row = await loaders(info).authorization.load(key)
+    if row is None or not cards.may_see_authorization(principal(info), row):
+        return None
+    return Authorization.of(row, await minor_units(info), utcnow())
+
+
+register_node("Authorization", load_authorization)
+
+
+@strawberry.input
+class AuthorizeInput:
+    authorization_id: uuid.UUID
+    merchant_id: strawberry.ID
+    pan: str
+    expiry_month: int
+    expiry_year: int
+    amount: Decimal
+    currency: str
+
+
+@strawberry.input
+class RefundInput:
+    refund_id: uuid.UUID
+    authorization_id: uuid.UUID
+    amount: Decimal
+
+
+@strawberry.type
+class AuthorizationPayload:
+    authorization: Authorization | None = strawberry.field(
+        default=None, description="A decline is an authorization with approved = false, not an error."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CardPaymentQuery:
+    @strawberry.field
+    async def authorization(self, info: Info, authorization_id: uuid.UUID) -> Authorization | None:
+        async with context(info).read() as session:
+            row = await cards.authorization_by_key(session, authorization_id)
+        if row is None or not cards.may_see_authorization(principal(info), row):
+            return None
+        return Authorization.of(row, await minor_units(info), utcnow())
+
+
+async def _answer(info: Info, work) -> AuthorizationPayload:
+    row = await context(info).write(work)
+    return AuthorizationPayload(authorization=Authorization.of(row, await minor_units(info), utcnow()))
+
+
+@strawberry.type
+class CardPaymentMutation:
+    @strawberry.mutation
+    @user_errors(AuthorizationPayload, "input")
+    async def authorize_payment(self, info: Info, input: AuthorizeInput) -> AuthorizationPayload:
+        ctx = context(info)
+        request = cards.AuthorizeRequest(
+            authorization_id=input.authorization_id,
+            merchant_id=decode_id(input.merchant_id, "Merchant", "merchantId"),
+            pan=input.pan,
+            expiry_month=input.expiry_month,
+            expiry_year=input.expiry_year,
+            amount=input.amount,
+            currency=input.currency,
+        )
+        now = utcnow()
+
+        async def work(session):
+            return await cards.authorize_payment(
+                session,
+                principal(info),
+                request,
+                secret=ctx.settings.secret,
+                hold_seconds=ctx.settings.card_hold_seconds,
+                now=now,
+            )
+
+        return await _answer(info, work)
+
+    @strawberry.mutation
+    @user_errors(AuthorizationPayload)
+    async def capture_payment(
+        self, info: Info, authorization_id: uuid.UUID, amount: Decimal | None = None
+    ) -> AuthorizationPayload:
+        now = utcnow()
+
+        async def work(session):
+            return await cards.capture_payment(session, principal(info), authorization_id, amount, now=now)
+
+        return await _answer(info, work)
+
+    @strawberry.mutation
+    @user_errors(AuthorizationPayload)
+    async def reverse_payment(self, info: Info, authorization_id: uuid.UUID) -> AuthorizationPayload:
+        now = utcnow()
+
+        async def work(session):
+            return await cards.reverse_payment(session, principal(info), authorization_id, now=now)
+
+        return await _answer(info, work)
+
+    @strawberry.mutation
+    @user_errors(AuthorizationPayload, "input")
+    async def refund_payment(self, info: Info, input: RefundInput) -> AuthorizationPayload:
+        now = utcnow()
+
+        async def work(session):
+            return await cards.refund_payment(
+                session,
+                principal(info),
+                refund_id=input.refund_id,
+                authorization_id=input.authorization_id,
+                amount=input.amount,
+                now=now,
+            )
+
+        return await _answer(info, work)

@@ -78,6 +78,23 @@ class Loaders:
     def scheme_memberships(self) -> DataLoader:
         return self._loader(cards.memberships_by_institution)
 
+    @cached_property
+    def card(self) -> DataLoader:
+        return self._loader(cards.cards_by_id)
+
+    @cached_property
+    def merchant(self) -> DataLoader:
+        return self._loader(cards.merchants_by_id)
+
+    @cached_property
+    def authorization(self) -> DataLoader:
+        return self._loader(cards.authorizations_by_id)
+
+    @cached_property
+    def payment_transfers(self) -> DataLoader:
+        """authorization id -> its ledger transfers, in order."""
+        return self._loader(cards.payment_transfers)
+
 
 def loaders(info: Info) -> Loaders:
     ctx: Context = info.context

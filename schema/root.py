@@ -18,7 +18,18 @@ from strawberry.types import Info
 from corridor.settings import Settings
 from schema.access import AccessMutation, AccessQuery
 from schema.base import Money, Node
-from schema.cards import Card, CardIssuingMutation, CardScheme, CardsMutation, CardsQuery, Merchant, SchemeLink
+from schema.cards import (
+    Authorization,
+    Card,
+    CardIssuingMutation,
+    CardPaymentMutation,
+    CardPaymentQuery,
+    CardScheme,
+    CardsMutation,
+    CardsQuery,
+    Merchant,
+    SchemeLink,
+)
 from schema.errors import ErrorPolicy
 from schema.fx import Basket, FxMutation, FxQuery, Quote, QuoteMutation
 from schema.ledger import Account, LedgerMutation, LedgerQuery, Transfer, install_fast_resolvers
@@ -27,7 +38,7 @@ from schema.reference import Institution, ReferenceMutation, ReferenceQuery
 
 
 @strawberry.type
-class Query(ReferenceQuery, AccessQuery, LedgerQuery, FxQuery, CardsQuery):
+class Query(ReferenceQuery, AccessQuery, LedgerQuery, FxQuery, CardsQuery, CardPaymentQuery):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await resolve_node(info, id)
@@ -35,7 +46,14 @@ class Query(ReferenceQuery, AccessQuery, LedgerQuery, FxQuery, CardsQuery):
 
 @strawberry.type
 class Mutation(
-    ReferenceMutation, AccessMutation, LedgerMutation, FxMutation, QuoteMutation, CardsMutation, CardIssuingMutation
+    ReferenceMutation,
+    AccessMutation,
+    LedgerMutation,
+    FxMutation,
+    QuoteMutation,
+    CardsMutation,
+    CardIssuingMutation,
+    CardPaymentMutation,
 ):
     pass
 
@@ -60,7 +78,19 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     schema = CorridorSchema(
         query=Query,
         mutation=Mutation,
-        types=[Institution, Account, Transfer, Basket, Quote, CardScheme, SchemeLink, Card, Merchant, Money],
+        types=[
+            Institution,
+            Account,
+            Transfer,
+            Basket,
+            Quote,
+            CardScheme,
+            SchemeLink,
+            Card,
+            Merchant,
+            Authorization,
+            Money,
+        ],
         config=StrawberryConfig(auto_camel_case=True),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
