@@ -38,7 +38,7 @@ def cmd_demo(_: argparse.Namespace) -> int:
     from corridor import demo
 
     async def run(_engine, sessions):
-        return await demo.load(sessions)
+        return await demo.load(sessions, Settings.from_env())
 
     created = asyncio.run(_with_engine(run))
     print("demo network loaded: " + ", ".join(f"{count} {what} created" for what, count in created.items()))

@@ -7,6 +7,7 @@ their names). Loading twice changes nothing the second time.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,11 +17,13 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from corridor.db import WRITE_OPTION
+from corridor.settings import Settings
 from models.base import utcnow
+from models.cards import Card, CardScheme, Merchant, ParticipationStatus, SchemeRole
 from models.fx import ExchangeRate
 from models.ledger import Account, AccountKind
 from models.reference import Country, InstitutionKind
-from resolvers import fx, ledger, reference
+from resolvers import cards, fx, ledger, reference
 from resolvers.access import SYSTEM
 
 CB = InstitutionKind.CENTRAL_BANK
@@ -266,9 +269,234 @@ async def _load_fx(session: AsyncSession, created: dict[str, int]) -> None:
         created["baskets"] += 1
 
 
-async def load(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
-    """Load what is missing; return how many of each thing were created."""
-    created = {"institutions": 0, "accounts": 0, "transfers": 0, "rates": 0, "baskets": 0}
+# ---------------------------------------------------------------- cards
+
+# (code, name, operator BIC, country, settlement currency, BIN ranges)
+SCHEMES = (
+    ("MIR", "Mir", "NSPKRUMM", "RU", "RUB", (("2200", "2204"),)),
+    ("UNIONPAY", "UnionPay", "UPICCNSH", "CN", "CNY", (("62", "62"), ("81", "81"))),
+    ("VISA", "Visa", "VISAUS6S", "US", "USD", (("4", "4"),)),
+    ("MASTERCARD", "Mastercard", "MCINUS33", "US", "USD", (("51", "55"), ("2221", "2720"))),
+)
+ISSUER, ACQUIRER = SchemeRole.ISSUER, SchemeRole.ACQUIRER
+ACTIVE, SUSPENDED = ParticipationStatus.ACTIVE, ParticipationStatus.SUSPENDED
+SANCTIONS = "sanctions 2022"
+# (bank BIC, scheme, roles, status): the Russian banks cut off by Visa and Mastercard.
+MEMBERSHIPS = (
+    ("SABRRUMM", "MIR", (ISSUER, ACQUIRER), ACTIVE),
+    ("SABRRUMM", "UNIONPAY", (ISSUER,), ACTIVE),
+    ("SABRRUMM", "VISA", (ISSUER, ACQUIRER), SUSPENDED),
+    ("SABRRUMM", "MASTERCARD", (ISSUER, ACQUIRER), SUSPENDED),
+    ("VTBRRUMM", "MIR", (ISSUER, ACQUIRER), ACTIVE),
+    ("VTBRRUMM", "UNIONPAY", (ISSUER,), ACTIVE),
+    ("VTBRRUMM", "VISA", (ISSUER, ACQUIRER), SUSPENDED),
+    ("VTBRRUMM", "MASTERCARD", (ISSUER, ACQUIRER), SUSPENDED),
+    ("BKCHCNBJ", "UNIONPAY", (ISSUER, ACQUIRER), ACTIVE),
+    ("BKCHCNBJ", "VISA", (ACQUIRER,), ACTIVE),
+    ("ICBKCNBJ", "UNIONPAY", (ISSUER, ACQUIRER), ACTIVE),
+)
+# Links between the national schemes (fees illustrative).
+LINKS = (("MIR", "UNIONPAY", 50), ("UNIONPAY", "MIR", 50))
+# Test card numbers (Luhn-valid, illustrative): name -> (PAN, bank, account, co-badge scheme).
+CARDS = {
+    "mir": ("2200123456789019", "SABRRUMM", "Customer A (illustrative)", None),
+    "unionpay": ("6212345678901232", "BKCHCNBJ", "Customer A (illustrative)", None),
+    "mir-unionpay": ("2201555566667776", "VTBRRUMM", "Customer A (illustrative)", "UNIONPAY"),
+    "visa": ("4276380012345679", "SABRRUMM", "Customer B (illustrative)", None),
+}
+CARD_EXPIRY = (12, 2030)
+# name -> (acquirer BIC, country, accepting scheme, account name)
+MERCHANTS = {
+    "Moscow bookshop (illustrative)": ("SABRRUMM", "RU", "MIR", "Moscow bookshop (merchant)"),
+    "Shanghai tea house (illustrative)": ("BKCHCNBJ", "CN", "UNIONPAY", "Shanghai tea house (merchant)"),
+    "Shanghai hotel (illustrative)": ("BKCHCNBJ", "CN", "VISA", "Shanghai hotel (merchant)"),
+}
+# (name, card, merchant, amount, what follows: the expected decline code, a capture, a
+# refund, a reversal, or how many days ago it was authorized)
+AUTHORIZATIONS = (
+    ("Mir card in Shanghai, held", "mir", "Shanghai tea house (illustrative)", "1000.00", {}),
+    (
+        "UnionPay card in Moscow, captured and partly refunded",
+        "unionpay",
+        "Moscow bookshop (illustrative)",
+        "5000.00",
+        {"capture": "5000.00", "refund": "1000.00"},
+    ),
+    (
+        "Co-badged card in Moscow, reversed",
+        "mir-unionpay",
+        "Moscow bookshop (illustrative)",
+        "2500.00",
+        {"reverse": True},
+    ),
+    (
+        "Co-badged card in Shanghai, captured in part",
+        "mir-unionpay",
+        "Shanghai tea house (illustrative)",
+        "300.00",
+        {"capture": "250.00"},
+    ),
+    (
+        "Sanctioned Visa card in Shanghai, declined 62",
+        "visa",
+        "Shanghai hotel (illustrative)",
+        "800.00",
+        {"code": "62"},
+    ),
+    (
+        "Mir card in Moscow, over the balance, declined 51",
+        "mir",
+        "Moscow bookshop (illustrative)",
+        "1000000.00",
+        {"code": "51"},
+    ),
+    (
+        "Mir card in Moscow, never captured, expired",
+        "mir",
+        "Moscow bookshop (illustrative)",
+        "1500.00",
+        {"days_ago": 8},
+    ),
+)
+
+
+async def _load_cards(session: AsyncSession, created: dict[str, int], settings: Settings) -> None:
+    """Schemes, memberships (the Russian banks suspended by Visa and Mastercard), links,
+    cards, merchants, and authorizations in each state."""
+    now = utcnow()
+    banks = {}
+    for bic in {item[0] for item in MEMBERSHIPS}:
+        banks[bic] = (await reference.institution_by_bic(session, bic)).id
+    for code, name, operator, country, currency, ranges in SCHEMES:
+        if (await session.exec(select(CardScheme.id).where(CardScheme.code == code))).first() is None:
+            await cards.create_card_scheme(
+                session,
+                SYSTEM,
+                code=code,
+                name=name,
+                country_code=country,
+                settlement_currency=currency,
+                operator_id=(await reference.institution_by_bic(session, operator)).id,
+                bin_ranges=[cards.BinRangeSpec(low, high) for low, high in ranges],
+            )
+            created["schemes"] += 1
+
+    async def member(bic: str, scheme: str, roles, status) -> None:
+        await cards.set_scheme_membership(
+            session,
+            SYSTEM,
+            scheme_code=scheme,
+            institution_id=banks[bic],
+            roles=list(roles),
+            status=status,
+            reason=SANCTIONS if status is SUSPENDED else None,
+        )
+
+    for card_scheme, accepting, fee_bps in LINKS:
+        await cards.set_scheme_link(
+            session,
+            SYSTEM,
+            card_scheme_code=card_scheme,
+            accepting_scheme_code=accepting,
+            status=ACTIVE,
+            fee_bps=fee_bps,
+        )
+    card_ids = {}
+    for name, (pan, bic, account_name, co_badge) in CARDS.items():
+        digest = cards.pan_hash(pan, settings.secret)
+        found = (await session.exec(select(Card.id).where(Card.pan_hash == digest))).first()
+        if found is None:
+            # Issued before 2022: every membership active at issuance.
+            for membership in MEMBERSHIPS:
+                if membership[0] == bic:
+                    await member(*membership[:3], ACTIVE)
+            account_id, _ = await _account(session, banks[bic], account_name, "", AccountKind.CUSTOMER)
+            card = await cards.issue_card(
+                session,
+                SYSTEM,
+                pan=pan,
+                expiry_month=CARD_EXPIRY[0],
+                expiry_year=CARD_EXPIRY[1],
+                account_id=account_id,
+                co_badge_scheme_code=co_badge,
+                secret=settings.secret,
+                now=now,
+            )
+            found = card.id
+            created["cards"] += 1
+        card_ids[name] = found
+    for membership in MEMBERSHIPS:
+        await member(*membership)
+    merchant_ids = {}
+    for name, (bic, country, scheme, account_name) in MERCHANTS.items():
+        found = (await session.exec(select(Merchant.id).where(Merchant.name == name))).first()
+        if found is None:
+            currency = (await session.get(Country, country)).currency_code
+            account_id, new = await _account(session, banks[bic], account_name, currency, AccountKind.CUSTOMER)
+            created["accounts"] += new
+            merchant = await cards.create_merchant(
+                session,
+                SYSTEM,
+                name=name,
+                country_code=country,
+                acquirer_id=banks[bic],
+                accepting_scheme_code=scheme,
+                account_id=account_id,
+            )
+            found = merchant.id
+            created["merchants"] += 1
+        merchant_ids[name] = found
+    for name, card, merchant, amount, then in AUTHORIZATIONS:
+        key = demo_id(f"authorization {name}")
+        merchant_row = await session.get(Merchant, merchant_ids[merchant])
+        currency = (await session.get(Country, merchant_row.country_code)).currency_code
+        known = await cards.authorization_by_key(session, key)
+        when = now - dt.timedelta(days=then.get("days_ago", 0))
+        authorization = await cards.authorize_payment(
+            session,
+            SYSTEM,
+            cards.AuthorizeRequest(
+                key, merchant_ids[merchant], CARDS[card][0], *CARD_EXPIRY, Decimal(amount), currency
+            ),
+            secret=settings.secret,
+            hold_seconds=settings.card_hold_seconds,
+            now=when,
+        )
+        created["authorizations"] += known is None
+        if "capture" in then:
+            await cards.capture_payment(session, SYSTEM, key, Decimal(then["capture"]), now=now)
+        if "refund" in then:
+            await cards.refund_payment(
+                session,
+                SYSTEM,
+                refund_id=demo_id(f"refund {name}"),
+                authorization_id=key,
+                amount=Decimal(then["refund"]),
+                now=now,
+            )
+        if then.get("reverse"):
+            await cards.reverse_payment(session, SYSTEM, key, now=now)
+        assert authorization.response_code == then.get("code", cards.APPROVED), (name, authorization.decline_reason)
+
+
+async def load(sessions: async_sessionmaker[AsyncSession], settings: Settings | None = None) -> dict[str, int]:
+    """Load what is missing; return how many of each thing were created. The settings
+    give the secret that card numbers are hashed with and the card hold's duration."""
+    settings = settings or Settings()
+    created = dict.fromkeys(
+        (
+            "institutions",
+            "accounts",
+            "transfers",
+            "rates",
+            "baskets",
+            "schemes",
+            "cards",
+            "merchants",
+            "authorizations",
+        ),
+        0,
+    )
     async with sessions() as session:
         await session.connection(execution_options={WRITE_OPTION: True})
         for item in INSTITUTIONS:
@@ -285,5 +513,6 @@ async def load(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
                 created["institutions"] += 1
         await _load_ledger(session, created)
         await _load_fx(session, created)
+        await _load_cards(session, created, settings)
         await session.commit()
     return created

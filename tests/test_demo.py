@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from corridor import demo
 
 
@@ -20,9 +22,9 @@ async def test_demo_loads_once(api):
 
 async def test_demo_ledger_is_funded_and_has_history(api):
     first = await demo.load(api.sessions)
-    assert first["accounts"] == 26 + 5 and first["transfers"] == 50 + 5
+    assert first["accounts"] == 26 + 5 + 3 and first["transfers"] == 50 + 5  # 3: the merchants' accounts
     again = await demo.load(api.sessions)
-    assert again == {"institutions": 0, "accounts": 0, "transfers": 0, "rates": 0, "baskets": 0}
+    assert set(again.values()) == {0}
     query = """
     query($bic: String!) {
       institution(bic: $bic) {
@@ -41,7 +43,9 @@ async def test_demo_ledger_is_funded_and_has_history(api):
     customer_b = by_name["Customer B (illustrative)"]
     assert customer_b["available"]["amount"] != customer_b["balance"]["amount"]  # two holds open
     history = by_name["Customer A (illustrative)"]["transfers"]["edges"]
-    assert len(history) > 5 and history[0]["node"]["reference"].startswith("Invoice")
+    references = [edge["node"]["reference"] for edge in history]
+    assert sum(reference.startswith("Invoice") for reference in references) > 5
+    assert any(reference.startswith("card authorization") for reference in references)  # the Mir card's account
     central = (await api(query, {"bic": "CBRFRUMM"}))["institution"]["accounts"]["edges"]
     assert central[0]["node"]["kind"] == "ISSUANCE"
     assert central[0]["node"]["balance"]["amount"] == "-520000000.00"  # two banks and the FX provider
@@ -63,4 +67,59 @@ async def test_demo_rates_index_basket_and_fx_liquidity(api):
     positions = {e["node"]["currency"]["code"]: e["node"] for e in data["institution"]["accounts"]["edges"]}
     assert set(positions) == {"RUB", "CNY", "INR", "IRR", "USD"}
     assert all(p["kind"] == "FX_POSITION" for p in positions.values())
-    assert positions["RUB"]["balance"]["amount"] == "500000000.00"
+    # Funded with 500,000,000 RUB; the demo's card payments moved a few thousand through it since.
+    assert Decimal("499990000") < Decimal(positions["RUB"]["balance"]["amount"]) < Decimal("500010000")
+
+
+async def test_demo_cards_schemes_and_authorizations_in_each_state(api):
+    first = await demo.load(api.sessions)
+    assert (first["schemes"], first["cards"], first["merchants"], first["authorizations"]) == (4, 4, 3, 7)
+    data = await api(
+        """{ cardSchemes { code binRanges { low high } }
+             schemeLinks { cardScheme { code } acceptingScheme { code } status }
+             institution(bic: "SABRRUMM") { schemeMemberships { scheme { code } roles status reason } } }"""
+    )
+    assert {s["code"]: [(r["low"], r["high"]) for r in s["binRanges"]] for s in data["cardSchemes"]} == {
+        "MASTERCARD": [("51", "55"), ("2221", "2720")],
+        "MIR": [("2200", "2204")],
+        "UNIONPAY": [("62", "62"), ("81", "81")],
+        "VISA": [("4", "4")],
+    }
+    assert {
+        (link["cardScheme"]["code"], link["acceptingScheme"]["code"], link["status"]) for link in data["schemeLinks"]
+    } == {
+        ("MIR", "UNIONPAY", "ACTIVE"),
+        ("UNIONPAY", "MIR", "ACTIVE"),
+    }
+    sber = {m["scheme"]["code"]: (m["status"], m["reason"]) for m in data["institution"]["schemeMemberships"]}
+    assert sber["VISA"] == sber["MASTERCARD"] == ("SUSPENDED", "sanctions 2022") and sber["MIR"][0] == "ACTIVE"
+    query = """
+    query($id: UUID!) {
+      authorization(authorizationId: $id) {
+        state responseCode route scheme { code } card { schemes { code } } capturedAmount { amount }
+        refundedAmount { amount } cardholderAmount { currency }
+      }
+    }
+    """
+    found = {}
+    for name, *_ in demo.AUTHORIZATIONS:
+        found[name] = (await api(query, {"id": str(demo.demo_id(f"authorization {name}"))}))["authorization"]
+    states = {name: (a["state"], a["responseCode"]) for name, a in found.items()}
+    assert sorted(set(states.values())) == [
+        ("APPROVED", "00"),
+        ("CAPTURED", "00"),
+        ("DECLINED", "51"),
+        ("DECLINED", "62"),
+        ("EXPIRED", "00"),
+        ("REVERSED", "00"),
+    ]
+    held = found["Mir card in Shanghai, held"]
+    assert (held["route"], held["scheme"], held["cardholderAmount"]) == (
+        "INTERSCHEME",
+        {"code": "UNIONPAY"},
+        {"currency": "RUB"},
+    )
+    refunded = found["UnionPay card in Moscow, captured and partly refunded"]
+    assert (refunded["capturedAmount"], refunded["refundedAmount"]) == ({"amount": "5000.00"}, {"amount": "1000.00"})
+    co_badged = found["Co-badged card in Shanghai, captured in part"]
+    assert co_badged["route"] == "DOMESTIC" and co_badged["card"]["schemes"] == [{"code": "MIR"}, {"code": "UNIONPAY"}]
