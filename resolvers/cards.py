@@ -487,6 +487,21 @@ def authorization_state(row: CardAuthorization, now: dt.datetime) -> Authorizati
     return row.state
 
 
+def fee_due(row: CardAuthorization, now: dt.datetime) -> int | None:
+    """What the accepting scheme's operator holds or has earned from an INTERSCHEME
+    payment's link fee: the fee held while APPROVED, the fee on the captured amount less
+    what refunds gave back once CAPTURED, nothing once reversed or expired; None for a
+    decline or a DOMESTIC payment."""
+    if row.route is not CardRoute.INTERSCHEME or row.response_code != APPROVED:
+        return None
+    state = authorization_state(row, now)
+    if state is AuthorizationState.APPROVED:
+        return row.fee_amount
+    if state is AuthorizationState.CAPTURED:
+        return link_fee(row.captured_amount, row.fee_bps) - link_fee(row.refunded_amount, row.fee_bps)
+    return 0
+
+
 def may_see_authorization(principal: Principal, row: CardAuthorization) -> bool:
     """The operator, the card's issuer and the merchant's acquirer."""
     return may_act_for(principal, row.acquirer_id) or (
@@ -581,7 +596,11 @@ async def authorize_payment(
     session.add(row)
     await session.flush()
     try:
-        holds = await _approve(session, row, merchant, merchant_account, pan, request.amount, units, hold_seconds, now)
+        # The row is written once more at the end, not after each step (autoflush).
+        with session.no_autoflush:
+            holds = await _approve(
+                session, row, merchant, merchant_account, pan, request.amount, units, hold_seconds, now
+            )
     except Decline as decline:
         row.response_code, row.decline_reason, row.state = decline.code, decline.reason, AuthorizationState.DECLINED
         await session.flush()
@@ -735,6 +754,10 @@ async def _approve(
             if debit == card_account.id:
                 raise Decline("51", "The card's account has too little available.")
             raise Decline("05", "An FX provider's position can no longer pay the conversion.")
+        if error.code is ErrorCode.SAME_ACCOUNT:
+            raise Decline("05", "The card draws on the merchant's own account.")
+        if error.code is ErrorCode.INVALID_INPUT:  # an amount the accounts' totals cannot hold
+            raise Decline("13", error.message)
         raise AssertionError(f"a card hold failed unexpectedly: {error!r}")
     assert all(outcome.created for outcome in outcomes), "hold ids are derived from a key claimed above"
     return [(leg[0], outcome.transfer) for leg, outcome in zip(legs, outcomes, strict=True)]
@@ -950,6 +973,8 @@ async def refund_payment(
             raise DomainError(
                 ErrorCode.INSUFFICIENT_FUNDS, "The merchant's account has too little available to refund.", ["amount"]
             )
+        if error.code is ErrorCode.INVALID_INPUT:  # an amount the accounts' totals cannot hold
+            raise invalid(error.message, "amount")
         raise AssertionError(f"a card refund failed unexpectedly: {error!r}")
     start = await session.exec(
         select(func.count()).select_from(CardPaymentTransfer).where(CardPaymentTransfer.authorization_id == row.id)

@@ -460,11 +460,7 @@ class Authorization(Node):
             else Money(amount=Decimal(row.requested_amount), currency=code)
         )
         captured = row.captured_amount
-        fee = (
-            row.fee_amount
-            if captured is None
-            else cards.link_fee(captured, row.fee_bps) - cards.link_fee(row.refunded_amount, row.fee_bps)
-        )
+        fee = cards.fee_due(row, now)
         return cls(
             id=global_id("Authorization", row.id),
             authorization_id=row.authorization_id,
@@ -481,7 +477,7 @@ class Authorization(Node):
             state=cards.authorization_state(row, now),
             captured_amount=money(captured, code, units) if captured is not None else None,
             refunded_amount=money(row.refunded_amount, code, units) if captured is not None else None,
-            fee=money(fee, code, units) if row.route is models.CardRoute.INTERSCHEME and row.amount else None,
+            fee=money(fee, code, units) if fee is not None else None,
             expires_at=row.expires_at,
             created_at=row.created_at,
             _row=row,
