@@ -85,6 +85,28 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def serve_log_config() -> dict:
+    """uvicorn's logging, plus the service's own loggers at INFO. uvicorn applies it in
+    every worker process, which configures nothing else: without it, with --workers
+    above 1, the service's INFO lines (retries, the sweep) would be lost."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["corridor"] = {"format": LOG_FORMAT}
+    config["handlers"]["corridor"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "corridor",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["corridor"] = {"handlers": ["corridor"], "level": "INFO", "propagate": False}
+    return config
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -97,6 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        log_config=serve_log_config(),
         access_log=False,
     )
     return 0
@@ -128,7 +151,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
     return args.run(args)

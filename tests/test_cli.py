@@ -60,3 +60,17 @@ def test_export_schema_prints_the_snapshot():
     result = corridor("export-schema", env=dict(os.environ))
     assert result.returncode == 0
     assert result.stdout == (ROOT / "schema" / "schema.graphql").read_text()
+
+
+def test_each_server_worker_logs_the_services_info_lines():
+    """uvicorn applies serve's logging config in every worker process; the service's
+    INFO lines (retries, the sweep) must reach stderr there too."""
+    script = (
+        "import logging, logging.config\n"
+        "from corridor.cli import serve_log_config\n"
+        "logging.config.dictConfig(serve_log_config())\n"
+        "logging.getLogger('corridor.sweeper').info('released %d lapsed holds', 3)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "INFO corridor.sweeper released 3 lapsed holds" in result.stderr
