@@ -14,13 +14,24 @@ next request when the previous answer has arrived):
 - single: createTransfers with one such transfer per request; requests/s, p50, p99.
 - hot:    the single path, but every transfer debits the one hot account (and credits a
           random customer account): all writers contend for one row.
+- card:   card payments, each two requests: authorizePayment of 1.00 RUB with a Mir card
+          at the Moscow merchant (MIR, RUB: DOMESTIC, one hold), then, once it is
+          approved, capturePayment of it in full; payments/s, p50 and p99 of a payment
+          (both requests) and of each request.
+- card_fx: the same at the Shanghai merchant (UNIONPAY, CNY), 10.00 CNY: INTERSCHEME
+          through the MIR -> UNIONPAY link, converted from the card's RUB by the FX
+          provider, with the link's fee.
 
-Every request body is built with json.dumps, with fresh uuid4 transferIds. A request
-counts only when it is answered 200 without GraphQL errors and every transfer in it
-was created without errors; a transfer counts only when it was created without
-errors. The data is set up so that no transfer should fail, so every error is a
-failure, counted by its code. A warm-up (not counted) comes first, on the same
-connections.
+Every request body is built with json.dumps, with fresh uuid4 transferIds (and
+authorizationIds). A request counts only when it is answered 200 without GraphQL
+errors and every transfer in it was created without errors; a transfer counts only
+when it was created without errors. In the card scenarios each client pays with a
+card of its own (bench.prepare: one card per client, each on its own well-funded
+account); an authorization counts only when it is approved with the expected route,
+amounts and fee, a capture only when it reads CAPTURED for the whole amount, and a
+payment only when both did. The data is set up so that nothing should fail or be
+declined, so every error or decline is a failure, counted by its code. A warm-up (not
+counted) comes first, on the same connections.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from bench.client import Connection, HTTPError
@@ -44,7 +56,18 @@ FLOOR_BODY = json.dumps({"query": "{ __typename }"}).encode()
 BATCH_SIZE = 1000
 AMOUNT = "0.01"
 CURRENCY = "RUB"
-SCENARIOS = ("floor", "batch", "single", "hot")
+SCENARIOS = ("floor", "batch", "single", "hot", "card", "card_fx")
+CARD_SCENARIOS = ("card", "card_fx")
+AUTHORIZE = (
+    "mutation($input: AuthorizeInput!) { authorizePayment(input: $input) { authorization { responseCode"
+    " declineReason state route amount { amount currency } cardholderAmount { amount currency } fee { amount } }"
+    " errors { code } } }"
+)
+CAPTURE = (
+    "mutation($id: UUID!) { capturePayment(authorizationId: $id) {"
+    " authorization { state capturedAmount { amount currency } } errors { code } } }"
+)
+STEPS = ("authorizePayment", "capturePayment")
 
 REQUEST_TIMEOUT = 30.0  # seconds; a request taking longer is a failure
 MAX_REQUESTS_PER_CLIENT = 10_000_000  # a bound on every client loop besides its deadline
@@ -52,11 +75,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
-class Tally:
-    requests: int = 0  # answered 200, no GraphQL errors, every transfer created
-    transfers: int = 0  # created without errors
+class Step:
+    """One kind of request of a card payment."""
+
+    requests: int = 0  # answered 200, no GraphQL errors, the expected outcome
     failures: Counter = field(default_factory=Counter)  # reason -> count
     latencies: list[float] = field(default_factory=list)  # seconds, every answered request
+
+
+@dataclass
+class Tally:
+    requests: int = 0  # answered 200, no GraphQL errors, every transfer created (card: the expected outcome)
+    transfers: int = 0  # created without errors
+    failures: Counter = field(default_factory=Counter)  # reason -> count
+    latencies: list[float] = field(default_factory=list)  # seconds, every answered request (card: every payment)
+    payments: int = 0  # card: authorized and captured as expected
+    steps: dict[str, Step] = field(default_factory=lambda: {name: Step() for name in STEPS})
 
 
 def _transfer(debit: str, credit: str) -> dict:
@@ -93,26 +127,35 @@ def body_maker(config: dict):
     raise ValueError(f"unknown scenario {scenario!r}")
 
 
-def check(scenario: str, status: int, body: bytes, tally: Tally) -> None:
-    """Count one answer: a good request, its created transfers, or what failed."""
+def graphql_data(status: int, body: bytes, failures: Counter) -> dict | None:
+    """The answer's data, or None having counted why there is none (not 200, not JSON,
+    GraphQL errors)."""
     if status != 200:
-        tally.failures[f"HTTP {status}"] += 1
-        return
+        failures[f"HTTP {status}"] += 1
+        return None
     try:
         document = json.loads(body)
     except ValueError:
-        tally.failures["response is not JSON"] += 1
-        return
+        failures["response is not JSON"] += 1
+        return None
     if document.get("errors"):
         first = document["errors"][0]
         code = (first.get("extensions") or {}).get("code") or first.get("message", "?")[:60]
-        tally.failures[f"GraphQL error: {code}"] += 1
+        failures[f"GraphQL error: {code}"] += 1
+        return None
+    return document["data"]
+
+
+def check(scenario: str, status: int, body: bytes, tally: Tally) -> None:
+    """Count one answer: a good request, its created transfers, or what failed."""
+    data = graphql_data(status, body, tally.failures)
+    if data is None:
         return
     if scenario == "floor":
         tally.requests += 1
         return
     all_created = True
-    for result in document["data"]["createTransfers"]["results"]:
+    for result in data["createTransfers"]["results"]:
         if result["errors"]:
             all_created = False
             for error in result["errors"]:
@@ -124,6 +167,118 @@ def check(scenario: str, status: int, body: bytes, tally: Tally) -> None:
             tally.transfers += 1
     if all_created:
         tally.requests += 1
+
+
+# ---------------------------------------------------------------- card payments
+
+
+def _money(value: dict | None) -> tuple[Decimal, str] | None:
+    try:
+        return None if value is None else (Decimal(value["amount"]), value["currency"])
+    except (InvalidOperation, KeyError, TypeError):
+        return None
+
+
+def _amount(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def authorization_problem(payment: dict, data: dict) -> str | None:
+    """Why an authorizePayment answer is not the approval `payment` expects, or None."""
+    payload = data["authorizePayment"]
+    if payload["errors"]:
+        return "error " + ",".join(error["code"] for error in payload["errors"])
+    found = payload["authorization"]
+    if found is None:
+        return "no authorization"
+    if found["responseCode"] != "00":
+        return f"declined {found['responseCode']} ({(found['declineReason'] or '')[:80]})"
+    if found["state"] != "APPROVED":
+        return f"approved but {found['state']}"
+    if found["route"] != payment["route"]:
+        return f"route {found['route']}, not {payment['route']}"
+    if _money(found["amount"]) != (Decimal(payment["amount"]), payment["currency"]):
+        return f"amount {found['amount']}"
+    if _money(found["cardholderAmount"]) != (Decimal(payment["cardholder"]), "RUB"):
+        return f"cardholderAmount {found['cardholderAmount']}, not {payment['cardholder']} RUB"
+    fee = None if found["fee"] is None else _amount(found["fee"]["amount"])
+    if fee != _amount(payment["fee"]):
+        return f"fee {fee}, not {payment['fee']}"
+    return None
+
+
+def capture_problem(payment: dict, data: dict) -> str | None:
+    """Why a capturePayment answer is not the full capture `payment` expects, or None."""
+    payload = data["capturePayment"]
+    if payload["errors"]:
+        return "error " + ",".join(error["code"] for error in payload["errors"])
+    found = payload["authorization"]
+    if found is None:
+        return "no authorization"
+    if found["state"] != "CAPTURED":
+        return f"state {found['state']}"
+    if _money(found["capturedAmount"]) != (Decimal(payment["amount"]), payment["currency"]):
+        return f"capturedAmount {found['capturedAmount']}"
+    return None
+
+
+async def step(connection: Connection, name: str, body: bytes, problem, tally: Tally) -> bool:
+    """Send one request of a payment and count it: whether it had the expected outcome."""
+    counts = tally.steps[name]
+    start = time.perf_counter()
+    try:
+        status, answer = await asyncio.wait_for(connection.post_graphql(body), REQUEST_TIMEOUT)
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, HTTPError, TimeoutError) as error:
+        counts.failures[f"transport: {type(error).__name__}"] += 1
+        await asyncio.sleep(0.05)  # do not spin against a server that is gone
+        return False
+    counts.latencies.append(time.perf_counter() - start)
+    data = graphql_data(status, answer, counts.failures)
+    if data is None:
+        return False
+    reason = problem(data)
+    if reason is not None:
+        counts.failures[reason] += 1
+        return False
+    counts.requests += 1
+    return True
+
+
+async def card_client(connection: Connection, config: dict, pan: str, deadline: float, tally: Tally) -> None:
+    """Pay with one card until the deadline: authorize, then capture what was approved
+    (a payment begun before the deadline is finished after it)."""
+    cards = config["cards"]
+    payment = cards["payments"][config["scenario"]]
+    fixed = {
+        "merchantId": payment["merchant"],
+        "pan": pan,
+        "expiryMonth": cards["expiry_month"],
+        "expiryYear": cards["expiry_year"],
+        "amount": payment["amount"],
+        "currency": payment["currency"],
+    }
+
+    def authorized(data: dict) -> str | None:
+        return authorization_problem(payment, data)
+
+    def captured(data: dict) -> str | None:
+        return capture_problem(payment, data)
+
+    for _ in range(MAX_REQUESTS_PER_CLIENT):
+        if time.perf_counter() >= deadline:
+            return
+        key = str(uuid.uuid4())
+        start = time.perf_counter()
+        body = json.dumps({"query": AUTHORIZE, "variables": {"input": {"authorizationId": key, **fixed}}}).encode()
+        if not await step(connection, "authorizePayment", body, authorized, tally):
+            continue
+        body = json.dumps({"query": CAPTURE, "variables": {"id": key}}).encode()
+        if await step(connection, "capturePayment", body, captured, tally):
+            tally.payments += 1
+            tally.latencies.append(time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------- the loop
 
 
 async def client(connection: Connection, scenario: str, next_body, deadline: float, tally: Tally) -> None:
@@ -145,10 +300,20 @@ async def client(connection: Connection, scenario: str, next_body, deadline: flo
 async def phase(connections: list[Connection], config: dict, seconds: float) -> tuple[Tally, float]:
     """All clients for `seconds`: the tally and the elapsed time (until the last answer)."""
     tally = Tally()
-    next_body = body_maker(config)
     start = time.perf_counter()
     deadline = start + seconds
-    await asyncio.gather(*(client(c, config["scenario"], next_body, deadline, tally) for c in connections))
+    if config["scenario"] in CARD_SCENARIOS:
+        pans = config["cards"]["pans"]
+        clients = [card_client(c, config, pans[k % len(pans)], deadline, tally) for k, c in enumerate(connections)]
+    else:
+        next_body = body_maker(config)
+        clients = [client(c, config["scenario"], next_body, deadline, tally) for c in connections]
+    await asyncio.gather(*clients)
+    if config["scenario"] in CARD_SCENARIOS:
+        for name, counts in tally.steps.items():
+            tally.requests += counts.requests
+            for reason, count in counts.failures.items():
+                tally.failures[f"{name}: {reason}"] += count
     return tally, time.perf_counter() - start
 
 
@@ -170,9 +335,7 @@ async def measure(config: dict) -> dict:
     finally:
         for connection in connections:
             connection.close()
-    latencies = sorted(tally.latencies)
-    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
-    return {
+    result = {
         "scenario": config["scenario"],
         "clients": config["clients"],
         "elapsed": elapsed,
@@ -180,11 +343,30 @@ async def measure(config: dict) -> dict:
         "transfers": tally.transfers,
         "requests_per_s": tally.requests / elapsed,
         "transfers_per_s": tally.transfers / elapsed,
-        "p50_ms": None if p50 is None else p50 * 1000,
-        "p99_ms": None if p99 is None else p99 * 1000,
+        **latency(tally.latencies),
         "failures": dict(tally.failures),
         "client_cpu": client_cpu / elapsed,  # the load generator's CPU, in cores
     }
+    if config["scenario"] in CARD_SCENARIOS:
+        result["payments"] = tally.payments
+        result["payments_per_s"] = tally.payments / elapsed
+        result["steps"] = {
+            name: {
+                "requests": counts.requests,
+                "requests_per_s": counts.requests / elapsed,
+                **latency(counts.latencies),
+                "failures": dict(counts.failures),
+            }
+            for name, counts in tally.steps.items()
+        }
+    return result
+
+
+def latency(seconds: list[float]) -> dict:
+    """p50_ms and p99_ms of the latencies (None when there are none)."""
+    ordered = sorted(seconds)
+    p50, p99 = percentile(ordered, 0.50), percentile(ordered, 0.99)
+    return {"p50_ms": None if p50 is None else p50 * 1000, "p99_ms": None if p99 is None else p99 * 1000}
 
 
 def run(config: dict) -> dict:

@@ -10,14 +10,27 @@ The data is built the way a client would build it, with `corridor migrate`,
 CUSTOMER RUB accounts spread over them, each funded from the ISSUANCE account
 (createTransfers, 1,000 a request), and one "hot" customer account funded with
 a very large amount, which the hot-account path debits on every request.
+
+The card scenarios get a network of their own, as tests/card_world.py builds one:
+the People's Bank of China (CNY ISSUANCE), Bank of China, the scheme operators NSPK
+and UnionPay International, the schemes MIR (BIN 2200-2204, RUB) and UNIONPAY (62,
+81; CNY); Sberbank and VTB ACTIVE MIR issuers (Sberbank also MIR acquirer), Bank of
+China UNIONPAY issuer and acquirer; the link MIR -> UNIONPAY (ACTIVE, 50 bps); an FX
+provider (25 bps) with RUB and CNY positions funded from the central banks; RUB/CNY
+rates (and USD legs that a card payment must not take); a Moscow merchant (Sberbank,
+MIR, RUB) and a Shanghai merchant (Bank of China, UNIONPAY, CNY); and CARDS Mir
+cards with Luhn-valid PANs (2200 7...), issued by Sberbank and VTB in turn, each on
+a RUB CUSTOMER account of its own funded with far more than a run spends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -36,6 +49,21 @@ PARALLEL = 8  # connections used to open the accounts
 CENTRAL_BANK = ("Bank of Russia", "CBRFRUMM")
 BANKS = [("Sberbank", "SABRRUMM"), ("VTB", "VTBRRUMM"), ("Alfa-Bank", "ALFARUMM"), ("Gazprombank", "GAZPRUMM")]
 
+# The card network (see the module's docstring).
+CARDS = 32  # Mir cards by default: bench.run asks for one per client of the card scenarios
+CARD_FUNDS = "1000000000.00"  # RUB on each card's account
+FX_FUNDS = {"RUB": "1000000000000.00", "CNY": "1000000000000.00"}  # the FX provider's positions
+FX_SPREAD_BPS = 25
+LINK_FEE_BPS = 50  # MIR -> UNIONPAY
+# Units of quote per unit of base. USD legs give a slightly better RUB -> CNY product
+# (0.0108 x 7.40 = 0.07992 > 0.0781) that a card payment must never take.
+RATES = [("RUB", "CNY", "0.0781"), ("RUB", "USD", "0.0108"), ("USD", "CNY", "7.40")]
+CARD_PREFIX = "22007"  # MIR's BIN range 2200-2204
+CARD_AMOUNT = "1.00"  # RUB, card: a Mir card at the Moscow merchant
+FX_AMOUNT = "10.00"  # CNY, card_fx: a Mir card at the Shanghai merchant
+BPS = 10_000
+CENT = Decimal("0.01")
+
 INSTITUTION = """
 mutation($input: InstitutionInput!) { createInstitution(input: $input) { institution { id } errors { code message } } }
 """
@@ -45,6 +73,24 @@ mutation($input: OpenAccountInput!) { openAccount(input: $input) { account { id 
 TRANSFERS = """
 mutation($t: [TransferInput!]!) { createTransfers(transfers: $t) { results { created errors { code message } } } }
 """
+SCHEME = """
+mutation($input: CardSchemeInput!) { createCardScheme(input: $input) { scheme { id } errors { code message } } }
+"""
+MEMBERSHIP = """
+mutation($input: SchemeMembershipInput!) { setSchemeMembership(input: $input) { errors { code message } } }
+"""
+LINK = """
+mutation($input: SchemeLinkInput!) { setSchemeLink(input: $input) { errors { code message } } }
+"""
+MERCHANT = """
+mutation($input: MerchantInput!) { createMerchant(input: $input) { merchant { id } errors { code message } } }
+"""
+ISSUE = """
+mutation($input: IssueCardInput!) { issueCard(input: $input) { card { id } errors { code message } } }
+"""
+PUBLISH = """
+mutation($r: [ExchangeRateInput!]!) { publishRates(rates: $r) { errors { code message } } }
+"""
 
 
 class Unreachable(Exception):
@@ -52,12 +98,52 @@ class Unreachable(Exception):
 
 
 @dataclass
+class CardWorld:
+    """What the card scenarios need: the cards' PANs and expiry, and per scenario the
+    payment to make and the outcome to expect (`payment`)."""
+
+    pans: list[str]
+    expiry_month: int
+    expiry_year: int
+    payments: dict[str, dict]  # scenario -> payment (see `payment`)
+
+
+def payment(merchant: str, amount: str, currency: str, route: str, cardholder: str, fee: str | None) -> dict:
+    """A card scenario's payment: the merchant (opaque id), the amount and currency asked,
+    and what an approval must say: the route, the cardholder's amount in RUB, the fee."""
+    return {
+        "merchant": merchant,
+        "amount": amount,
+        "currency": currency,
+        "route": route,
+        "cardholder": cardholder,
+        "fee": fee,
+    }
+
+
+@dataclass
 class World:
-    """What the measurements need: the key, the customer accounts, the hot account."""
+    """What the measurements need: the key, the customer accounts, the hot account, the cards."""
 
     secret: str
     customers: list[str]  # opaque Account ids
     hot: str
+    cards: CardWorld | None = None
+
+
+def luhn(prefix: str, length: int = 16) -> str:
+    """`prefix` padded with zeros to `length` - 1 digits and completed with its Luhn check digit."""
+    body = prefix.ljust(length - 1, "0")
+    total = 0
+    for index, digit in enumerate(reversed(body)):
+        value = int(digit) * (2 if index % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return body + str((10 - total % 10) % 10)
+
+
+def card_pan(number: int) -> str:
+    """The PAN of the benchmark's card `number`: 16 digits, Luhn-valid, on MIR."""
+    return luhn(f"{CARD_PREFIX}{number:010d}")
 
 
 # ---------------------------------------------------------------- databases
@@ -121,19 +207,21 @@ def _no_errors(payload: dict) -> dict:
     return payload
 
 
-async def _institution(connection: Connection, name: str, bic: str, kind: str) -> str:
-    variables = {"input": {"name": name, "bic": bic, "countryCode": "RU", "kind": kind}}
+async def _institution(
+    connection: Connection, name: str, bic: str, kind: str, country: str = "RU", **extra: object
+) -> str:
+    variables = {"input": {"name": name, "bic": bic, "countryCode": country, "kind": kind, **extra}}
     payload = _no_errors((await _call(connection, INSTITUTION, variables))["createInstitution"])
     return payload["institution"]["id"]
 
 
-async def _account(connection: Connection, owner: str, name: str, kind: str) -> str:
-    variables = {"input": {"ownerId": owner, "name": name, "currency": "RUB", "kind": kind}}
+async def _account(connection: Connection, owner: str, name: str, kind: str, currency: str = "RUB") -> str:
+    variables = {"input": {"ownerId": owner, "name": name, "currency": currency, "kind": kind}}
     payload = _no_errors((await _call(connection, OPEN_ACCOUNT, variables))["openAccount"])
     return payload["account"]["id"]
 
 
-async def _fund(connection: Connection, issuance: str, credits: list[tuple[str, str]]) -> None:
+async def _fund(connection: Connection, issuance: str, credits: list[tuple[str, str]], currency: str = "RUB") -> None:
     for start in range(0, len(credits), FUNDING_BATCH):
         transfers = [
             {
@@ -141,7 +229,7 @@ async def _fund(connection: Connection, issuance: str, credits: list[tuple[str, 
                 "debitAccountId": issuance,
                 "creditAccountId": account,
                 "amount": amount,
-                "currency": "RUB",
+                "currency": currency,
             }
             for account, amount in credits[start : start + FUNDING_BATCH]
         ]
@@ -151,8 +239,103 @@ async def _fund(connection: Connection, issuance: str, credits: list[tuple[str, 
             raise RuntimeError(f"{len(failed)} funding transfers failed, e.g. {failed[0]}")
 
 
-async def build(port: int, secret: str, customers: int = CUSTOMERS) -> World:
-    """Institutions, accounts and funds, through the API of the server on `port`."""
+async def _ok(connection: Connection, query: str, variables: dict, field_name: str) -> dict:
+    return _no_errors((await _call(connection, query, variables))[field_name])
+
+
+async def _build_cards(connection: Connection, rub_issuance: str, sberbank: str, vtb: str, cards: int) -> CardWorld:
+    """The card network of the module's docstring, through the API."""
+    pboc = await _institution(connection, "People's Bank of China", "PBOCCNBJ", "CENTRAL_BANK", "CN")
+    cny_issuance = await _account(connection, pboc, "CNY issuance", "ISSUANCE", "CNY")
+    boc = await _institution(connection, "Bank of China", "BKCHCNBJ", "COMMERCIAL_BANK", "CN")
+    nspk = await _institution(connection, "NSPK (Mir)", "NSPKRUMM", "SCHEME_OPERATOR", "RU")
+    upi = await _institution(connection, "UnionPay International", "UPICCNSH", "SCHEME_OPERATOR", "CN")
+    for code, operator, country, currency, ranges in [
+        ("MIR", nspk, "RU", "RUB", [("2200", "2204")]),
+        ("UNIONPAY", upi, "CN", "CNY", [("62", "62"), ("81", "81")]),
+    ]:
+        scheme = {
+            "code": code,
+            "name": code.title(),
+            "countryCode": country,
+            "settlementCurrency": currency,
+            "operatorId": operator,
+            "binRanges": [{"low": low, "high": high} for low, high in ranges],
+        }
+        await _ok(connection, SCHEME, {"input": scheme}, "createCardScheme")
+    for scheme, institution, roles in [
+        ("MIR", sberbank, ["ISSUER", "ACQUIRER"]),
+        ("MIR", vtb, ["ISSUER"]),
+        ("UNIONPAY", boc, ["ISSUER", "ACQUIRER"]),
+    ]:
+        membership = {"schemeCode": scheme, "institutionId": institution, "roles": roles, "status": "ACTIVE"}
+        await _ok(connection, MEMBERSHIP, {"input": membership}, "setSchemeMembership")
+    link = {"cardSchemeCode": "MIR", "acceptingSchemeCode": "UNIONPAY", "status": "ACTIVE", "feeBps": LINK_FEE_BPS}
+    await _ok(connection, LINK, {"input": link}, "setSchemeLink")
+
+    provider = await _institution(
+        connection, "Corridor FX (bench)", "CRFXAEAD", "FX_PROVIDER", "AE", spreadBps=FX_SPREAD_BPS
+    )
+    positions = {
+        currency: await _account(connection, provider, f"{currency} position", "FX_POSITION", currency)
+        for currency in FX_FUNDS
+    }
+    await _fund(connection, rub_issuance, [(positions["RUB"], FX_FUNDS["RUB"])])
+    await _fund(connection, cny_issuance, [(positions["CNY"], FX_FUNDS["CNY"])], "CNY")
+    rates = [{"base": base, "quote": quote, "rate": rate} for base, quote, rate in RATES]
+    await _ok(connection, PUBLISH, {"r": rates}, "publishRates")
+
+    merchants = {}
+    for name, acquirer, country, scheme, currency in [
+        ("Moscow bookshop (bench)", sberbank, "RU", "MIR", "RUB"),
+        ("Shanghai tea house (bench)", boc, "CN", "UNIONPAY", "CNY"),
+    ]:
+        account = await _account(connection, acquirer, name, "CUSTOMER", currency)
+        merchant = {
+            "name": name,
+            "countryCode": country,
+            "acquirerId": acquirer,
+            "acceptingSchemeCode": scheme,
+            "accountId": account,
+        }
+        merchants[country] = (await _ok(connection, MERCHANT, {"input": merchant}, "createMerchant"))["merchant"]["id"]
+
+    expiry_month, expiry_year = 12, dt.date.today().year + 3
+    pans, card_accounts = [], []
+    for number in range(cards):
+        pan = card_pan(number)
+        issuer = (sberbank, vtb)[number % 2]
+        account = await _account(connection, issuer, f"Cardholder {number}", "CUSTOMER")
+        card = {"pan": pan, "expiryMonth": expiry_month, "expiryYear": expiry_year, "accountId": account}
+        await _ok(connection, ISSUE, {"input": card}, "issueCard")
+        pans.append(pan)
+        card_accounts.append(account)
+    await _fund(connection, rub_issuance, [(account, CARD_FUNDS) for account in card_accounts])
+    # card_fx: 10.00 CNY, so that the link's fee is not rounded away (1.00 x 50 bps is
+    # half a fen, rounded half-even to 0). The cardholder pays amount / (rate x (1 -
+    # spread)), rounded up to kopecks, on the direct RUB -> CNY rate (never through USD).
+    fx_amount = Decimal(FX_AMOUNT)
+    fx_rate = Decimal(RATES[0][2]) * (1 - Decimal(FX_SPREAD_BPS) / BPS)
+    return CardWorld(
+        pans=pans,
+        expiry_month=expiry_month,
+        expiry_year=expiry_year,
+        payments={
+            "card": payment(merchants["RU"], CARD_AMOUNT, "RUB", "DOMESTIC", CARD_AMOUNT, None),
+            "card_fx": payment(
+                merchants["CN"],
+                FX_AMOUNT,
+                "CNY",
+                "INTERSCHEME",
+                str((fx_amount / fx_rate).quantize(CENT, ROUND_UP)),
+                str((fx_amount * LINK_FEE_BPS / BPS).quantize(CENT, ROUND_HALF_EVEN)),
+            ),
+        },
+    )
+
+
+async def build(port: int, secret: str, customers: int = CUSTOMERS, cards: int = CARDS) -> World:
+    """Institutions, accounts, funds and the card network, through the API of the server on `port`."""
     connections = [Connection(port, secret) for _ in range(PARALLEL)]
     first = connections[0]
     try:
@@ -167,7 +350,8 @@ async def build(port: int, secret: str, customers: int = CUSTOMERS) -> World:
         slices = await asyncio.gather(*(open_some(c, range(i, customers, PARALLEL)) for i, c in enumerate(connections)))
         accounts = [account for part in slices for account in part]
         await _fund(first, issuance, [(account, CUSTOMER_FUNDS) for account in accounts] + [(hot, HOT_FUNDS)])
+        card_world = await _build_cards(first, issuance, banks[0], banks[1], cards)
     finally:
         for connection in connections:
             connection.close()
-    return World(secret=secret, customers=accounts, hot=hot)
+    return World(secret=secret, customers=accounts, hot=hot, cards=card_world)

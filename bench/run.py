@@ -6,31 +6,40 @@ For each engine (SQLite: a fresh temporary file; PostgreSQL: `corridor_bench` on
 1. prepare the database once: `corridor migrate`, `corridor apikey --role OPERATOR`,
    then the test data through GraphQL against a server started for that alone
    (`bench.prepare`); every worker count then runs on the same data;
-2. measure the ceiling in-process, with no server running (`bench.ceiling`);
+2. measure the ceiling in-process, with no server running (`bench.ceiling`), when
+   the batch path is measured;
 3. for each worker count, start `corridor serve --workers N` (`bench.server`) and run
-   floor, batch, single and hot from a separate load-generator process (`bench.load`),
-   each for a fixed duration after a short warm-up; then stop the server.
+   floor, batch, single, hot, card and card_fx (or those --scenarios names; the floor
+   always, as the card payments' baseline) from a separate load-generator process
+   (`bench.load`), each for a fixed duration after a short warm-up; then stop the
+   server. What the server logged during each scenario (every worker's) is scanned
+   for retried transactions and errors.
 
 Then print the report and save it as Markdown in bench/results/ (`bench.report`).
-Transfers written by earlier measurements stay in the database, so later ones run
-on a slightly larger transfer table.
+Transfers and payments written by earlier measurements stay in the database, so
+later ones run on slightly larger tables.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import os
+import re
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from bench import ceiling, load, prepare, report
 from bench.server import Server, corridor
 
 ENGINES = ("sqlite", "postgres")
-CLIENTS = 32  # floor, single and hot
+CLIENTS = 32  # floor, single, hot, card and card_fx (one card per client)
 BATCH_CLIENTS_PER_WORKER = 2
+RETRIED = re.compile(r" retried after (\w+)")
+ERROR_LINE = re.compile(r"(^|\s)(ERROR|CRITICAL)[:\s]")
 
 
 def _list(kind, choices=None):
@@ -58,9 +67,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--engines", type=_list(str, ENGINES), default=list(ENGINES), help="sqlite,postgres (default both)"
     )
     parser.add_argument("--workers", type=_list(int, (1, 2, 3, 4)), default=[1, 2], help="worker counts (default 1,2)")
+    parser.add_argument(
+        "--scenarios",
+        type=_list(str, load.SCENARIOS),
+        default=list(load.SCENARIOS),
+        help=f"{','.join(load.SCENARIOS)} (default all; floor is always run)",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.warmup <= 60:
         parser.error("--warmup: between 0 and 60 seconds")
+    args.scenarios = [name for name in load.SCENARIOS if name == "floor" or name in args.scenarios]
     return args
 
 
@@ -68,24 +84,62 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
+def server_log_summary(text: str) -> dict:
+    """Retried transactions (by the database's exception) and errors in a piece of the server's log."""
+    retries = Counter(match.group(1) for match in RETRIED.finditer(text))
+    errors = [line.strip() for line in text.splitlines() if ERROR_LINE.search(line)]
+    return {
+        "retries": dict(retries),
+        "errors": len(errors),
+        "tracebacks": text.count("Traceback (most recent call last)"),
+        "examples": list(dict.fromkeys(line[:200] for line in errors))[:3],
+    }
+
+
+def _summary(result: dict) -> str:
+    failures = sum(result["failures"].values())
+    timing = f"p50 {result['p50_ms'] or 0:.1f} ms, p99 {result['p99_ms'] or 0:.1f} ms"
+    if "payments_per_s" in result:
+        steps = "; ".join(
+            f"{name} p50 {step['p50_ms'] or 0:.1f} ms, p99 {step['p99_ms'] or 0:.1f} ms"
+            for name, step in result["steps"].items()
+        )
+        head = f"{result['payments_per_s']:,.0f} payments/s ({result['requests_per_s']:,.0f} req/s), payment {timing}"
+        head += f"; {steps}"
+    else:
+        head = f"{result['requests_per_s']:,.0f} req/s, {result['transfers_per_s']:,.0f} transfers/s, {timing}"
+    log = result["server_log"]
+    retries = sum(log["retries"].values())
+    return (
+        f"{head}, {failures} failures, client CPU {result['client_cpu']:.0%};"
+        f" server log: {retries} retries, {log['errors']} errors"
+    )
+
+
 def measure_engine(engine: str, database_url: str, args: argparse.Namespace, scratch: Path) -> dict:
-    say(f"[{engine}] preparing: migrate, API key, {prepare.CUSTOMERS:,} funded accounts through the API")
+    say(
+        f"[{engine}] preparing: migrate, API key, {prepare.CUSTOMERS:,} funded accounts"
+        f" and {CLIENTS} cards through the API"
+    )
     corridor(database_url, "migrate")
     secret = corridor(database_url, "apikey", "--role", "OPERATOR", "--label", "bench").strip().splitlines()[-1]
     with Server(database_url, 1, scratch / f"{engine}-prepare.log") as server:
-        world = asyncio.run(prepare.build(server.port, secret))
+        world = asyncio.run(prepare.build(server.port, secret, cards=CLIENTS))
 
-    say(f"[{engine}] ceiling: SQLAlchemy Core in-process, {args.seconds:g} s")
-    top = asyncio.run(ceiling.measure(database_url, world.customers, args.seconds))
-    say(f"[{engine}]   {top['transfers_per_s']:,.0f} transfers/s")
+    top = None
+    if "batch" in args.scenarios:  # the ceiling is the batch path's yardstick
+        say(f"[{engine}] ceiling: SQLAlchemy Core in-process, {args.seconds:g} s")
+        top = asyncio.run(ceiling.measure(database_url, world.customers, args.seconds))
+        say(f"[{engine}]   {top['transfers_per_s']:,.0f} transfers/s")
 
     runs = {}
     for workers in args.workers:
         with Server(database_url, workers, scratch / f"{engine}-{workers}.log") as server:
             paths = {}
-            for scenario in load.SCENARIOS:
+            for scenario in args.scenarios:
                 clients = BATCH_CLIENTS_PER_WORKER * workers if scenario == "batch" else CLIENTS
                 say(f"[{engine}] {workers} worker(s), {scenario}: {clients} clients, {args.seconds:g} s")
+                mark = server.log_size()
                 result = load.run(
                     {
                         "port": server.port,
@@ -96,14 +150,11 @@ def measure_engine(engine: str, database_url: str, args: argparse.Namespace, scr
                         "warmup": args.warmup,
                         "customers": world.customers,
                         "hot": world.hot,
+                        "cards": dataclasses.asdict(world.cards),
                     }
                 )
-                failures = sum(result["failures"].values())
-                say(
-                    f"[{engine}]   {result['requests_per_s']:,.0f} req/s, {result['transfers_per_s']:,.0f} transfers/s,"
-                    f" p50 {result['p50_ms'] or 0:.1f} ms, p99 {result['p99_ms'] or 0:.1f} ms, {failures} failures,"
-                    f" client CPU {result['client_cpu']:.0%}"
-                )
+                result["server_log"] = server_log_summary(server.log_since(mark))
+                say(f"[{engine}]   {_summary(result)}")
                 paths[scenario] = result
         runs[workers] = paths
     return {"engine": engine, "ceiling": top, "runs": runs}
@@ -135,8 +186,20 @@ def main(argv: list[str] | None = None) -> int:
         ("duration of each measurement", f"{args.seconds:g} s after a {args.warmup:g} s warm-up"),
         ("engines", ", ".join(args.engines)),
         ("workers", ", ".join(map(str, args.workers))),
+        ("scenarios", ", ".join(args.scenarios)),
         ("customer accounts", f"{prepare.CUSTOMERS:,} (plus one hot account)"),
-        ("clients", f"{CLIENTS} (floor, single, hot); {BATCH_CLIENTS_PER_WORKER} x workers (batch)"),
+        (
+            "cards",
+            f"{CLIENTS} Mir cards, each on its own RUB account ({prepare.CARD_FUNDS} RUB);"
+            f" card: {prepare.CARD_AMOUNT} RUB at a Moscow merchant (MIR);"
+            f" card_fx: {prepare.FX_AMOUNT} CNY at a Shanghai merchant (UNIONPAY, link fee {prepare.LINK_FEE_BPS} bps,"
+            f" FX spread {prepare.FX_SPREAD_BPS} bps)",
+        ),
+        (
+            "clients",
+            f"{CLIENTS} (floor, single, hot; card and card_fx, a card each);"
+            f" {BATCH_CLIENTS_PER_WORKER} x workers (batch)",
+        ),
         ("load average at start (1, 5, 15 min)", ", ".join(f"{value:.2f}" for value in load_at_start)),
     ]
     text = report.markdown(started, machine, parameters, engines, notes)

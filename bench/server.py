@@ -115,6 +115,22 @@ class Server:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=STOP_SECONDS)
 
+    def log_size(self) -> int:
+        """How many bytes the server's log holds so far (a mark for `log_since`)."""
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, mark: int) -> str:
+        """What the server logged after `mark` (a `log_size`)."""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(mark)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
