@@ -6,7 +6,7 @@ places one unit of storage is (2 for RUB: 1 = 0.01 RUB; 6 for XAU: millionths).
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 # Columns are signed 64-bit integers.
 MAX_MINOR = (1 << 63) - 1
@@ -28,7 +28,7 @@ def to_minor(amount: Decimal, minor_units: int) -> int:
         if scaled != scaled.to_integral_value():
             raise AmountError(f"The amount has more than {minor_units} decimal places.")
         minor = int(scaled)
-    except InvalidOperation:
+    except ArithmeticError:  # InvalidOperation, Overflow (1E+999999) and the like
         raise AmountError("The amount is out of range.") from None
     if abs(minor) > MAX_MINOR:
         raise AmountError("The amount is too large.")

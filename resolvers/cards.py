@@ -447,6 +447,7 @@ class Decline(Exception):
 
     def __init__(self, code: str, reason: str) -> None:
         assert code in RESPONSE_CODES and code != APPROVED
+        reason = reason if len(reason) <= REASON_MAX else reason[: REASON_MAX - 3] + "..."
         super().__init__(reason)
         self.code = code
         self.reason = reason
@@ -485,6 +486,14 @@ def authorization_state(row: CardAuthorization, now: dt.datetime) -> Authorizati
     if row.state is AuthorizationState.APPROVED and row.expires_at is not None and row.expires_at <= now:
         return AuthorizationState.EXPIRED
     return row.state
+
+
+def may_see_payment_card(principal: Principal, row: CardAuthorization) -> bool:
+    """Whether an authorization shows its card: to the operator and the issuer; to the
+    acquirer only once approved (a declined PAN reveals nothing about the card)."""
+    if row.issuer_id is not None and may_act_for(principal, row.issuer_id):
+        return True
+    return row.response_code == APPROVED and may_act_for(principal, row.acquirer_id)
 
 
 def fee_due(row: CardAuthorization, now: dt.datetime) -> int | None:
@@ -716,8 +725,8 @@ async def _approve(
                 ) from None
             if error.code is ErrorCode.INSUFFICIENT_LIQUIDITY:
                 raise Decline("05", "No FX provider has the liquidity to convert the amount.") from None
-            if error.code is ErrorCode.INVALID_INPUT:
-                raise Decline("13", "The amount is too small to convert.") from None
+            if error.code is ErrorCode.INVALID_INPUT:  # a leg rounds to zero, or the amount is too large
+                raise Decline("13", error.message) from None
             raise
         row.cardholder_amount, row.cardholder_currency = conversion.sell_amount, card_account.currency_code
         steps = conversion.legs(card_account.id, merchant_account.id)
@@ -734,7 +743,7 @@ async def _approve(
 
     specs = [
         ledger.TransferSpec(
-            uuid.uuid5(row.authorization_id, f"hold leg {k}"),
+            uuid.uuid4(),  # the authorization row, claimed above, is what makes a replay
             debit,
             credit,
             from_minor(leg_amount, units[leg_currency]),
@@ -759,7 +768,7 @@ async def _approve(
         if error.code is ErrorCode.INVALID_INPUT:  # an amount the accounts' totals cannot hold
             raise Decline("13", error.message)
         raise AssertionError(f"a card hold failed unexpectedly: {error!r}")
-    assert all(outcome.created for outcome in outcomes), "hold ids are derived from a key claimed above"
+    assert all(outcome.created for outcome in outcomes), "hold ids are new uuid4s"
     return [(leg[0], outcome.transfer) for leg, outcome in zip(legs, outcomes, strict=True)]
 
 
@@ -953,7 +962,7 @@ async def refund_payment(
     await session.flush()  # claims refund_id: a concurrent twin waits here, then is retried as a replay
     specs = [
         ledger.TransferSpec(
-            uuid.uuid5(refund_id, f"refund leg {k}"),
+            uuid.uuid4(),  # the refund row, claimed above, is what makes a replay
             debit,
             credit,
             from_minor(leg_amount, units[leg_currency]),
@@ -970,8 +979,9 @@ async def refund_payment(
         if error.code is ErrorCode.INSUFFICIENT_FUNDS and leg in (PaymentLeg.CARDHOLDER, PaymentLeg.FX):
             raise DomainError(ErrorCode.INSUFFICIENT_LIQUIDITY, "An FX provider's position cannot pay the refund.")
         if error.code is ErrorCode.INSUFFICIENT_FUNDS:
+            whose = "scheme operator's fee account" if leg is PaymentLeg.FEE else "merchant's account"
             raise DomainError(
-                ErrorCode.INSUFFICIENT_FUNDS, "The merchant's account has too little available to refund.", ["amount"]
+                ErrorCode.INSUFFICIENT_FUNDS, f"The {whose} has too little available to refund.", ["amount"]
             )
         if error.code is ErrorCode.INVALID_INPUT:  # an amount the accounts' totals cannot hold
             raise invalid(error.message, "amount")
@@ -1015,11 +1025,14 @@ async def payment_transfers(session: AsyncSession, ids: Sequence[int]) -> list[l
 
 
 async def acquires_for_card(session: AsyncSession, principal: Principal, card_id: int) -> bool:
-    """Whether the caller acquired a payment of this card (and so sees the card)."""
+    """Whether the caller acquired an approved payment of this card (and so sees the card).
+    A declined attempt shows nothing: a PAN alone must not reveal a card's details."""
     institution = visible_institution(principal)
     if institution is None or institution < 0:
         return institution is None
     statement = select(CardAuthorization.id).where(
-        CardAuthorization.card_id == card_id, CardAuthorization.acquirer_id == institution
+        CardAuthorization.card_id == card_id,
+        CardAuthorization.acquirer_id == institution,
+        CardAuthorization.response_code == APPROVED,
     )
     return (await session.exec(statement.limit(1))).first() is not None

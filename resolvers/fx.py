@@ -25,7 +25,7 @@ from sqlalchemy import func, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from corridor.money import AmountError, to_minor
+from corridor.money import MAX_MINOR, AmountError, to_minor
 from models.fx import Basket, BasketComponent, ExchangeRate, Quote, QuoteState
 from models.ledger import Account, AccountKind
 from models.reference import Institution, InstitutionKind
@@ -572,6 +572,8 @@ async def price_conversion(
     ]
     if min(changing_hands) <= 0:
         raise invalid("The amount is too small to convert: a leg rounds to zero.", field)
+    if max(amounts) > MAX_MINOR:
+        raise invalid("The amount is too large to convert.", field)
     return Conversion(
         currencies=tuple(currencies),
         providers=tuple(p for p in chosen if p is not None),

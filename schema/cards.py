@@ -483,9 +483,9 @@ class Authorization(Node):
             _row=row,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The card paid with: null for an unknown number, and for the acquirer of a decline.")
     async def card(self, info: Info) -> Card | None:
-        if self._row.card_id is None:
+        if self._row.card_id is None or not cards.may_see_payment_card(principal(info), self._row):
             return None
         return Card.of(await loaders(info).card.load(self._row.card_id))
 

@@ -23,7 +23,7 @@ from tests.card_world import (
     link,
     membership,
 )
-from tests.ledger_world import balances, pk
+from tests.ledger_world import balances, pk, send, transfer
 from tests.test_cards_issuing import STATUS, luhn
 
 FEE_ACCOUNTS = """
@@ -402,3 +402,59 @@ async def test_authorizations_load_nested_objects_in_a_few_statements(api):
     # One statement per level of loading (authorizations, cards, merchants, transfers,
     # schemes, institutions, accounts ...), whatever the number of authorizations.
     assert await statements_for(keys[:2]) == await statements_for(keys) <= 12
+
+
+async def test_the_acquirer_of_a_declined_attempt_learns_nothing_of_the_card(api):
+    ids = await build(api)
+    boc = await api.new_key(Role.PARTICIPANT, pk(ids["boc"]))  # acquirer in Shanghai, not the issuer
+    declined = await authorize(api, ids["shanghai"], "mir", "10.00", "CNY", key=boc, expiryYear=2030)
+    auth = declined["authorization"]
+    assert auth["responseCode"] == "54" and auth["card"] is None
+    node = "query($id: ID!) { node(id: $id) { ... on Card { expiryYear } } }"
+    assert (await api(node, {"id": ids["mir"]}, key=boc))["node"] is None
+    assert (await api(LOOKUP, {"id": auth["authorizationId"]}))["authorization"]["card"] is not None  # the operator
+
+
+async def test_odd_inputs_are_declines_or_errors_never_faults(api):
+    ids = await build(api)
+    # A suspension reason of the longest kind still makes a stored decline 62.
+    await membership(api, "VISA", ids["sber"], ["ISSUER"], "SUSPENDED", "x" * 200)
+    visa = (await authorize(api, ids["hotel"], "visa", "10.00", "CNY"))["authorization"]
+    assert visa["responseCode"] == "62" and len(visa["declineReason"]) <= 200
+    # An amount beyond any column: decline 13; capture and refund: INVALID_INPUT.
+    huge = (await authorize(api, ids["moscow"], "mir", "1E+999999", "RUB"))["authorization"]
+    assert huge["responseCode"] == "13"
+    approved = (await authorize(api, ids["moscow"], "mir", "10.00", "RUB"))["authorization"]["authorizationId"]
+    errors = (await api(CAPTURE, {"id": approved, "amount": "1E+999999"}))["capturePayment"]["errors"]
+    assert [(e["code"], e["field"]) for e in errors] == [("INVALID_INPUT", ["amount"])]
+    assert (await api(CAPTURE, {"id": approved}))["capturePayment"]["errors"] == []
+    refund = {"refundId": str(uuid.uuid4()), "authorizationId": approved, "amount": "1E+999999"}
+    errors = (await api(REFUND, {"input": refund}))["refundPayment"]["errors"]
+    assert [(e["code"], e["field"]) for e in errors] == [("INVALID_INPUT", ["input", "amount"])]
+    # A conversion whose cardholder amount no 64-bit column holds: decline 13.
+    deep = await send(api, transfer(ids["issue CNY"], ids["fx CNY"], "90000000000000000.00", currency="CNY"))
+    assert deep[0]["errors"] == []
+    converted = (await authorize(api, ids["shanghai"], "mir", "90000000000000000.00", "CNY"))["authorization"]
+    assert converted["responseCode"] == "13" and "too large" in converted["declineReason"]
+
+
+async def test_forbidden_nested_fields_cancel_siblings_without_breaking_the_request(api):
+    """The acquirer may see the card's account and the legs, not their balances: those
+    errors null their parents, graphql-core cancels sibling fields mid-statement, and the
+    request still answers 200 with the errors, and the next request works."""
+    ids = await build(api)
+    boc = await api.new_key(Role.PARTICIPANT, pk(ids["boc"]))
+    key = (await authorize(api, ids["shanghai"], "mir", "1.00", "CNY", key=boc))["authorization"]["authorizationId"]
+    selection = (
+        "card { account { id name balance { amount } available { amount } owner { bic } } } "
+        "transfers { debitAccount { id name balance { amount } available { amount } } "
+        "creditAccount { name balance { amount } } }"
+    )
+    for _ in range(3):
+        response = await api.post(
+            f"query($id: UUID!) {{ authorization(authorizationId: $id) {{ {selection} }} }}", {"id": key}, key=boc
+        )
+        assert response.status_code == 200
+        body = response.json()
+        assert {error["extensions"]["code"] for error in body["errors"]} == {"FORBIDDEN"}
+        assert (await api(LOOKUP, {"id": key}, key=boc))["authorization"]["state"] == "APPROVED"
