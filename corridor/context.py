@@ -110,6 +110,15 @@ class Context:
                 await self._session.commit()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Give the request's connection back. When a field's error cancelled a sibling
+        field in the middle of a statement (graphql-core cancels what a null parent no
+        longer needs), the connection is left unusable: it is discarded, not pooled, and
+        the answer already sent stands."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            await session.close()
+        except DBAPIError as error:
+            log.info("request %s: connection discarded after a cancelled statement (%s)", self.request_id, error.orig)
+            await session.invalidate()
