@@ -672,13 +672,26 @@ async def _approve(
                 )
             )
         ).all()
-        active = sorted(
-            (link for link in links if link.status is ParticipationStatus.ACTIVE),
-            key=lambda link: card_schemes.index(link.card_scheme_id),
-        )
+        active = [link for link in links if link.status is ParticipationStatus.ACTIVE]
         if not active:
             word = "suspended" if links else "no"
             raise Decline("58", f"The card's schemes have {word} link to {accepting.code}.")
+        # A co-badged card routes around a scheme that suspended its issuer: a link from a
+        # scheme where the issuer is an ACTIVE ISSUER first, then the primary scheme's.
+        issuing = set()
+        if len(active) > 1:
+            memberships = await session.exec(
+                select(SchemeMembership).where(
+                    SchemeMembership.institution_id == card.issuer_id,
+                    SchemeMembership.scheme_id.in_([link.card_scheme_id for link in active]),
+                )
+            )
+            issuing = {
+                m.scheme_id
+                for m in memberships
+                if m.status is ParticipationStatus.ACTIVE and SchemeRole.ISSUER.value in m.roles.split(",")
+            }
+        active.sort(key=lambda link: (link.card_scheme_id not in issuing, card_schemes.index(link.card_scheme_id)))
         row.route, row.card_scheme_id, row.fee_bps = CardRoute.INTERSCHEME, active[0].card_scheme_id, active[0].fee_bps
 
     # 3. The issuer on the card's scheme used, the acquirer on the accepting scheme.

@@ -458,3 +458,17 @@ async def test_forbidden_nested_fields_cancel_siblings_without_breaking_the_requ
         body = response.json()
         assert {error["extensions"]["code"] for error in body["errors"]} == {"FORBIDDEN"}
         assert (await api(LOOKUP, {"id": key}, key=boc))["authorization"]["state"] == "APPROVED"
+
+
+async def test_a_co_badged_card_routes_around_a_scheme_that_suspended_its_issuer(api):
+    ids = await build(api)
+    # Both of the co-badged card's schemes reach the Visa hotel; Sberbank is then suspended on MIR.
+    await link(api, "MIR", "VISA", fee_bps=10)
+    await link(api, "UNIONPAY", "VISA", fee_bps=20)
+    first = (await authorize(api, ids["hotel"], "cobadge", "10.00", "CNY"))["authorization"]
+    assert (first["responseCode"], first["route"], first["fee"]["amount"]) == ("00", "INTERSCHEME", "0.01")  # MIR's
+    await membership(api, "MIR", ids["sber"], ["ISSUER", "ACQUIRER"], "SUSPENDED", "test")
+    around = (await authorize(api, ids["hotel"], "cobadge", "10.00", "CNY"))["authorization"]
+    assert (around["responseCode"], around["scheme"], around["fee"]["amount"]) == ("00", {"code": "VISA"}, "0.02")
+    # The Mir-only card has no way around: 62.
+    assert (await authorize(api, ids["hotel"], "mir", "10.00", "CNY"))["authorization"]["responseCode"] == "62"
