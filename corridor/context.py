@@ -65,29 +65,52 @@ class Context:
     batcher: Any = None
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Set when a use of the session was cancelled (graphql-core cancels the fields that a
+    # null parent no longer needs), possibly in the middle of a statement: the session's
+    # connection cannot be trusted again and is discarded, never pooled.
+    _cancelled: bool = False
 
-    def _get_session(self) -> AsyncSession:
+    async def _get_session(self) -> AsyncSession:
+        if self._cancelled:
+            self._cancelled = False
+            await self._discard()
         if self._session is None:
             self._session = self.sessions()
         return self._session
+
+    async def _discard(self) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            await session.invalidate()
+        except Exception as error:  # the connection is already gone: nothing to give back
+            log.info("request %s: discarding a cancelled connection: %s", self.request_id, error)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """The session, for reads. They share one transaction until a write or the end."""
         async with self._lock:
-            yield self._get_session()
+            try:
+                yield await self._get_session()
+            except asyncio.CancelledError:
+                self._cancelled = True
+                raise
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A transaction of its own: committed when the block ends, rolled back if it raises."""
         async with self._lock:
-            session = self._get_session()
-            if session.in_transaction():
-                await session.commit()  # end the reads before (commit keeps loaded objects usable)
+            session = await self._get_session()
             try:
+                if session.in_transaction():
+                    await session.commit()  # end the reads before (commit keeps loaded objects usable)
                 await session.connection(execution_options={WRITE_OPTION: True})
                 yield session
                 await session.commit()
+            except asyncio.CancelledError:
+                self._cancelled = True
+                raise
             except BaseException:
                 await session.rollback()
                 raise
@@ -106,19 +129,20 @@ class Context:
         before waiting on work that needs a connection of its own (the batcher): with
         SQLite's single connection per process, holding it would make that work wait."""
         async with self._lock:
-            if self._session is not None and self._session.in_transaction():
+            if self._session is not None and not self._cancelled and self._session.in_transaction():
                 await self._session.commit()
 
     async def close(self) -> None:
-        """Give the request's connection back. When a field's error cancelled a sibling
-        field in the middle of a statement (graphql-core cancels what a null parent no
-        longer needs), the connection is left unusable: it is discarded, not pooled, and
-        the answer already sent stands."""
+        """Give the request's connection back, or discard it after a cancelled use."""
+        if self._cancelled:
+            self._cancelled = False
+            await self._discard()
+            return
         session, self._session = self._session, None
         if session is None:
             return
         try:
             await session.close()
-        except DBAPIError as error:
-            log.info("request %s: connection discarded after a cancelled statement (%s)", self.request_id, error.orig)
+        except DBAPIError as error:  # left unusable in a way not seen above: never pool it
+            log.info("request %s: connection discarded on close: %s", self.request_id, error.orig)
             await session.invalidate()

@@ -8,7 +8,7 @@ PostgreSQL runs through asyncpg with a small pool per process.
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,6 +21,30 @@ WRITE_OPTION = "corridor_write"
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def _closed(dbapi_connection) -> bool:
+    """Whether the driver's connection behind SQLAlchemy's adapter has been closed."""
+    driver = getattr(dbapi_connection, "_connection", None)
+    if driver is None:
+        return False
+    is_closed = getattr(driver, "is_closed", None)
+    if callable(is_closed):  # asyncpg
+        return bool(is_closed())
+    return getattr(driver, "_connection", True) is None  # aiosqlite: its sqlite3 connection
+
+
+def _replace_closed_connections(engine: AsyncEngine) -> AsyncEngine:
+    """A statement cancelled half-way (graphql-core cancels the fields a null parent no
+    longer needs) can leave a closed connection in the pool; checking it out replaces it
+    with a new one instead of failing the next request. Costs no statement."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _check(dbapi_connection, _record, _proxy):
+        if _closed(dbapi_connection):
+            raise exc.DisconnectionError("the pooled connection was closed")
+
+    return engine
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -54,12 +78,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
             immediate = connection.get_execution_options().get(WRITE_OPTION, False)
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
-        return engine
-    return create_async_engine(
-        url,
-        pool_size=settings.pool_size or 10,
-        max_overflow=10,
-        pool_pre_ping=False,
+        return _replace_closed_connections(engine)
+    return _replace_closed_connections(
+        create_async_engine(
+            url,
+            pool_size=settings.pool_size or 10,
+            max_overflow=10,
+            pool_pre_ping=False,
+        )
     )
 
 
