@@ -765,7 +765,7 @@ async def _approve(
             timeout_seconds=hold_seconds,
             reference=f"card authorization {row.authorization_id}",
         )
-        for k, (_, debit, credit, leg_amount, leg_currency) in enumerate(legs)
+        for _, debit, credit, leg_amount, leg_currency in legs
     ]
     outcomes = await ledger.create_transfers(session, SYSTEM, specs, atomic=True, now=now)
     for (_, debit, _credit, _amount, _currency), outcome in zip(legs, outcomes, strict=True):
@@ -982,7 +982,7 @@ async def refund_payment(
             leg_currency,
             reference=f"card refund {refund_id}",
         )
-        for k, (_, debit, credit, leg_amount, leg_currency) in enumerate(legs)
+        for _, debit, credit, leg_amount, leg_currency in legs
     ]
     outcomes = await ledger.create_transfers(session, SYSTEM, specs, atomic=True, now=now)
     for (leg, *_), outcome in zip(legs, outcomes, strict=True):
