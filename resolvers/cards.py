@@ -256,21 +256,36 @@ def pan_hash(pan: str, secret: str) -> str:
     return hmac.new(secret.encode(), pan.encode(), hashlib.sha256).hexdigest()
 
 
+def pan_shaped(pan: str) -> bool:
+    """13 to 19 ASCII digits (the Luhn check aside)."""
+    return pan.isascii() and pan.isdigit() and len(pan) in PAN_LENGTHS
+
+
 def check_pan(pan: str) -> str:
     """The PAN's digits, or INVALID_INPUT. No message ever repeats the PAN."""
     pan = pan.replace(" ", "")
-    if not pan.isascii() or not pan.isdigit() or len(pan) not in PAN_LENGTHS:
+    if not pan_shaped(pan):
         raise invalid("A card number is 13 to 19 digits.", "pan")
     if not luhn_valid(pan):
         raise invalid("The card number fails the Luhn check.", "pan")
     return pan
 
 
+def has_role(membership: SchemeMembership | None, role: SchemeRole) -> bool:
+    """Whether the membership gives `role` (whatever its status)."""
+    return membership is not None and role.value in membership.roles.split(",")
+
+
+def active_in(membership: SchemeMembership | None, role: SchemeRole) -> bool:
+    """Whether the membership gives `role` and is ACTIVE."""
+    return has_role(membership, role) and membership.status is ParticipationStatus.ACTIVE
+
+
 async def _require_member(
     session: AsyncSession, scheme: CardScheme, institution_id: int, role: SchemeRole, field: str
 ) -> None:
     membership = await session.get(SchemeMembership, (scheme.id, institution_id))
-    if membership is None or role.value not in membership.roles.split(","):
+    if not has_role(membership, role):
         raise DomainError(ErrorCode.NOT_A_MEMBER, f"The institution is not a {role.value} of {scheme.code}.", [field])
     if membership.status is not ParticipationStatus.ACTIVE:
         raise DomainError(
@@ -638,7 +653,7 @@ async def _approve(
     """Steps 1 to 5: fill in what the request resolves to and hold the funds; returns the
     holds (leg, transfer) or raises Decline, having held nothing."""
     # 1. The card and the request.
-    if not pan.isascii() or not pan.isdigit() or len(pan) not in PAN_LENGTHS or not luhn_valid(pan):
+    if not pan_shaped(pan) or not luhn_valid(pan):
         raise Decline("14", "The card number is not valid.")
     card = (await session.exec(select(Card).where(Card.pan_hash == row.pan_hash))).one_or_none()
     if card is None:
@@ -686,28 +701,20 @@ async def _approve(
                     SchemeMembership.scheme_id.in_([link.card_scheme_id for link in active]),
                 )
             )
-            issuing = {
-                m.scheme_id
-                for m in memberships
-                if m.status is ParticipationStatus.ACTIVE and SchemeRole.ISSUER.value in m.roles.split(",")
-            }
+            issuing = {m.scheme_id for m in memberships if active_in(m, SchemeRole.ISSUER)}
         active.sort(key=lambda link: (link.card_scheme_id not in issuing, card_schemes.index(link.card_scheme_id)))
         row.route, row.card_scheme_id, row.fee_bps = CardRoute.INTERSCHEME, active[0].card_scheme_id, active[0].fee_bps
 
     # 3. The issuer on the card's scheme used, the acquirer on the accepting scheme.
     issuer = await session.get(SchemeMembership, (row.card_scheme_id, card.issuer_id))
-    if issuer is None or SchemeRole.ISSUER.value not in issuer.roles.split(","):
+    if not has_role(issuer, SchemeRole.ISSUER):
         raise Decline("62", "The issuer is not an issuer of the card's scheme.")
     if issuer.status is not ParticipationStatus.ACTIVE:
         raise Decline(
             "62", f"The issuer's membership of the card's scheme is suspended ({issuer.reason or 'no reason given'})."
         )
     acquirer = await session.get(SchemeMembership, (accepting.id, merchant.acquirer_id))
-    if (
-        acquirer is None
-        or SchemeRole.ACQUIRER.value not in acquirer.roles.split(",")
-        or acquirer.status is not ParticipationStatus.ACTIVE
-    ):
+    if not active_in(acquirer, SchemeRole.ACQUIRER):
         raise Decline("91", f"The acquirer is not an active acquirer on {accepting.code}.")
 
     # 4. Funds: hold the amount on the card's account, converted when its currency differs.
@@ -832,16 +839,20 @@ async def _locked_authorization(
     return row
 
 
+LINKS = CardPaymentTransfer.__table__
+# A payment's transfers in order, each row with its authorization and leg.
+_PAYMENT_TRANSFERS = (
+    select(LINKS.c.authorization_id, LINKS.c.leg, ledger.TRANSFERS)
+    .join(ledger.TRANSFERS, ledger.TRANSFERS.c.id == LINKS.c.transfer_id)
+    .order_by(LINKS.c.authorization_id, LINKS.c.position)
+)
+
+
 async def payment_holds(session: AsyncSession, row: CardAuthorization) -> list[tuple[PaymentLeg, object]]:
     """The authorization's holds, (leg, transfer row), in order."""
-    transfers = ledger.TRANSFERS
-    links = CardPaymentTransfer.__table__
     connection = await session.connection()
     result = await connection.execute(
-        select(links.c.leg, transfers)
-        .join(transfers, transfers.c.id == links.c.transfer_id)
-        .where(links.c.authorization_id == row.id, links.c.refund_id.is_(None))
-        .order_by(links.c.position)
+        _PAYMENT_TRANSFERS.where(LINKS.c.authorization_id == row.id, LINKS.c.refund_id.is_(None))
     )
     return [(PaymentLeg(r.leg), r) for r in result]
 
@@ -1025,15 +1036,8 @@ async def authorizations_by_id(session: AsyncSession, ids: Sequence[int]) -> lis
 
 async def payment_transfers(session: AsyncSession, ids: Sequence[int]) -> list[list]:
     """authorization id -> its ledger transfers in order (holds, then refunds)."""
-    transfers = ledger.TRANSFERS
-    links = CardPaymentTransfer.__table__
     connection = await session.connection()
-    result = await connection.execute(
-        select(links.c.authorization_id, transfers)
-        .join(transfers, transfers.c.id == links.c.transfer_id)
-        .where(links.c.authorization_id.in_(set(ids)))
-        .order_by(links.c.authorization_id, links.c.position)
-    )
+    result = await connection.execute(_PAYMENT_TRANSFERS.where(LINKS.c.authorization_id.in_(set(ids))))
     return grouped_in_key_order(result, ids, lambda row: row.authorization_id)
 
 
