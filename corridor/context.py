@@ -1,8 +1,8 @@
 """The per-request context: who calls, one database session, and the request's DataLoaders.
 
 GraphQL resolves sibling fields concurrently, but an AsyncSession serves one
-statement at a time, so every use of the session goes through `read()` or
-`transaction()`, which take the request's lock.
+statement at a time, so every use of the session goes through `read()` or `write()`,
+which take the request's lock.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -53,8 +52,23 @@ async def with_retries(attempt: Callable[[], Awaitable[T]], attempts: int, what:
     raise AssertionError("unreachable")
 
 
+class RequestEnded(RuntimeError):
+    """Database work asked for after its request was answered and its connection returned."""
+
+
 @dataclass
 class Context:
+    """One request's view of the service.
+
+    Database work never stops half-way: each use of the session runs in a task of its
+    own that a cancellation of its caller does not reach (graphql-core cancels the
+    sibling fields of a field whose error nulls their parent; a request can hit its time
+    limit). The caller stops waiting; the work finishes, holding the session until it
+    does, and `close()` waits for all of it before giving the connection back. So no
+    statement is ever interrupted, no connection is left in an unknown state, and nothing
+    a request started outlives it.
+    """
+
     sessions: async_sessionmaker[AsyncSession]
     settings: Settings
     principal: Principal | None = None
@@ -65,84 +79,79 @@ class Context:
     batcher: Any = None
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # Set when a use of the session was cancelled (graphql-core cancels the fields that a
-    # null parent no longer needs), possibly in the middle of a statement: the session's
-    # connection cannot be trusted again and is discarded, never pooled.
-    _cancelled: bool = False
+    _work: set[asyncio.Task] = field(default_factory=set)
+    _closed: bool = False
 
-    async def _get_session(self) -> AsyncSession:
-        if self._cancelled:
-            self._cancelled = False
-            await self._discard()
+    def _session_now(self) -> AsyncSession:
+        if self._closed:  # work that outlived its request (a load nobody waits for): no new connection
+            raise RequestEnded(f"request {self.request_id} has ended")
         if self._session is None:
             self._session = self.sessions()
         return self._session
 
-    async def _discard(self) -> None:
-        session, self._session = self._session, None
-        if session is None:
-            return
-        try:
-            await session.invalidate()
-        except Exception as error:  # the connection is already gone: nothing to give back
-            log.info("request %s: discarding a cancelled connection: %s", self.request_id, error)
+    async def _settled(self, work: Awaitable[T]) -> T:
+        """Await `work` in a task that the caller's cancellation leaves running."""
+        task = asyncio.ensure_future(work)
+        self._work.add(task)
+        task.add_done_callback(self._forget)
+        return await asyncio.shield(task)
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """The session, for reads. They share one transaction until a write or the end."""
-        async with self._lock:
-            try:
-                yield await self._get_session()
-            except asyncio.CancelledError:
-                self._cancelled = True
-                raise
+    def _forget(self, task: asyncio.Task) -> None:
+        self._work.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: an abandoned task's error is not logged as lost
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A transaction of its own: committed when the block ends, rolled back if it raises."""
-        async with self._lock:
-            session = await self._get_session()
-            try:
-                if session.in_transaction():
-                    await session.commit()  # end the reads before (commit keeps loaded objects usable)
-                await session.connection(execution_options={WRITE_OPTION: True})
-                yield session
-                await session.commit()
-            except asyncio.CancelledError:
-                self._cancelled = True
-                raise
-            except BaseException:
-                await session.rollback()
-                raise
+    async def read(self, fetch: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`fetch(session)`, for reads. They share one transaction until a write or the end."""
+
+        async def run() -> T:
+            async with self._lock:
+                return await fetch(self._session_now())
+
+        return await self._settled(run())
 
     async def write(self, work: Callable[[AsyncSession], Awaitable[T]], attempts: int = 3) -> T:
-        """Run `work` in a transaction of its own, retried as `with_retries` says."""
+        """`work(session)` in a transaction of its own, committed when it returns and rolled
+        back if it raises; retried as `with_retries` says."""
 
         async def attempt() -> T:
-            async with self.transaction() as session:
-                return await work(session)
+            async with self._lock:
+                session = self._session_now()
+                try:
+                    if session.in_transaction():
+                        await session.commit()  # end the reads before (loaded objects stay usable)
+                    await session.connection(execution_options={WRITE_OPTION: True})
+                    result = await work(session)
+                    await session.commit()
+                    return result
+                except BaseException:
+                    await session.rollback()
+                    raise
 
-        return await with_retries(attempt, attempts, f"request {self.request_id}: transaction")
+        return await self._settled(with_retries(attempt, attempts, f"request {self.request_id}: transaction"))
 
     async def release(self) -> None:
         """End the request's read transaction and give its connection back to the pool,
         before waiting on work that needs a connection of its own (the batcher): with
         SQLite's single connection per process, holding it would make that work wait."""
-        async with self._lock:
-            if self._session is not None and not self._cancelled and self._session.in_transaction():
-                await self._session.commit()
+
+        async def run() -> None:
+            async with self._lock:
+                if self._session is not None and self._session.in_transaction():
+                    await self._session.commit()
+
+        await self._settled(run())
 
     async def close(self) -> None:
-        """Give the request's connection back, or discard it after a cancelled use."""
-        if self._cancelled:
-            self._cancelled = False
-            await self._discard()
-            return
+        """Wait for the request's database work to settle, then give its connection back."""
+        while self._work:
+            await asyncio.gather(*self._work, return_exceptions=True)
+        self._closed = True
         session, self._session = self._session, None
         if session is None:
             return
         try:
             await session.close()
-        except DBAPIError as error:  # left unusable in a way not seen above: never pool it
+        except DBAPIError as error:  # left unusable in a way not foreseen: never pool it
             log.info("request %s: connection discarded on close: %s", self.request_id, error.orig)
             await session.invalidate()

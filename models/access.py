@@ -1,4 +1,4 @@
-"""API keys: only the SHA-256 of each secret is stored."""
+"""API keys: only the SHA-256 of each secret is stored; a revoked key is kept, marked."""
 
 from __future__ import annotations
 
@@ -28,3 +28,5 @@ class ApiKey(SQLModel, table=True):
     institution_id: int | None = Field(default=None, sa_column=Column(Id, ForeignKey("institution.id"), nullable=True))
     label: str = Field(sa_column=Column(String(100), nullable=False))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    # Set once, when the key is revoked: from then on it authenticates nothing.
+    revoked_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))

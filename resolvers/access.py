@@ -2,10 +2,13 @@
 
 Every permission check in Corridor goes through `require` (what a role may do) and
 `may_act_for` / `visible_institution` (whose data a participant may touch).
+
+A key's secret and hash never leave this module: callers get `KeyView`s.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import hashlib
 import secrets
@@ -17,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.access import ApiKey, Role
 from models.reference import Institution
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
+from resolvers.pagination import Page, keyset_page
 
 SECRET_PREFIX = "cor_"
 LABEL_MAX = 100
@@ -38,7 +42,7 @@ SYSTEM = Principal(role=Role.OPERATOR, institution_id=None)
 class Action(enum.StrEnum):
     READ_REFERENCE = "read reference data"
     MANAGE_INSTITUTIONS = "create institutions"
-    MANAGE_KEYS = "create API keys"
+    MANAGE_KEYS = "create, list or revoke API keys"
     READ_ANALYTICS = "read rates and analytics"
     READ_OWN = "read an institution's own accounts, transfers, cards and payments"
     WRITE_OWN = "move an institution's own funds"
@@ -94,7 +98,7 @@ def new_secret() -> str:
 
 
 async def authenticate(session: AsyncSession, authorization: str | None) -> Principal | None:
-    """The principal for an `Authorization: Bearer <key>` header, or None."""
+    """The principal for an `Authorization: Bearer <key>` header, or None (also for a revoked key)."""
     if not authorization:
         return None
     scheme, _, secret = authorization.strip().partition(" ")
@@ -102,9 +106,32 @@ async def authenticate(session: AsyncSession, authorization: str | None) -> Prin
     if scheme.lower() != "bearer" or not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
         return None
     key = (await session.exec(select(ApiKey).where(ApiKey.key_hash == hash_secret(secret)))).one_or_none()
-    if key is None:
+    if key is None or key.revoked_at is not None:
         return None
     return Principal(role=key.role, institution_id=key.institution_id, key_id=key.id)
+
+
+@dataclass(frozen=True)
+class KeyView:
+    """An API key as the API shows it: never its secret nor its hash."""
+
+    id: int
+    role: Role
+    institution_id: int | None
+    label: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyView:
+        return cls(
+            id=key.id,
+            role=key.role,
+            institution_id=key.institution_id,
+            label=key.label,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+        )
 
 
 async def create_api_key(
@@ -114,7 +141,7 @@ async def create_api_key(
     role: Role,
     label: str,
     institution_id: int | None = None,
-) -> tuple[ApiKey, str]:
+) -> tuple[KeyView, str]:
     """A new key and its secret (shown once). `principal` None is the command line."""
     if principal is not None:
         require(principal, Action.MANAGE_KEYS)
@@ -132,4 +159,39 @@ async def create_api_key(
     key = ApiKey(key_hash=hash_secret(secret), role=role, institution_id=institution_id, label=label)
     session.add(key)
     await session.flush()
-    return key, secret
+    return KeyView.of(key), secret
+
+
+async def list_api_keys(
+    session: AsyncSession, principal: Principal, *, first: int | None = None, after: int | None = None
+) -> Page[KeyView]:
+    """Every key, revoked ones included, newest first. Operators only (FORBIDDEN otherwise)."""
+    require(principal, Action.MANAGE_KEYS)
+    page = await keyset_page(session, select(ApiKey), ApiKey.id, first=first, after=after, descending=True)
+    return Page(rows=[KeyView.of(key) for key in page.rows], has_next=page.has_next, has_previous=page.has_previous)
+
+
+async def api_key(session: AsyncSession, principal: Principal, key_id: int) -> KeyView | None:
+    """One key for an operator; None when it is unknown or the caller is no operator."""
+    if not allowed(principal, Action.MANAGE_KEYS):
+        return None
+    key = await session.get(ApiKey, key_id)
+    return KeyView.of(key) if key is not None else None
+
+
+async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: int, now: dt.datetime) -> KeyView:
+    """Revoke a key for good (operators only). Revoking a revoked key is a replay: the
+    key comes back unchanged, with the time of its first revocation. An operator may
+    revoke its own key; the request doing it still completes.
+
+    The caller's cache of verified keys must drop the key once this commits."""
+    require(principal, Action.MANAGE_KEYS)
+    statement = select(ApiKey).where(ApiKey.id == key_id).with_for_update().execution_options(populate_existing=True)
+    key = (await session.exec(statement)).one_or_none()
+    if key is None:
+        raise not_found("No such API key.", "id")
+    if key.revoked_at is None:
+        key.revoked_at = now
+        session.add(key)
+        await session.flush()
+    return KeyView.of(key)

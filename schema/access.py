@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import strawberry
 from strawberry.types import Info
 
+from corridor.auth import forget_key
 from models import access as models
+from models.base import utcnow
 from resolvers import access
-from schema.base import UserError, context, decode_id, principal, user_errors
+from schema.base import (
+    Node,
+    PageInfo,
+    UserError,
+    context,
+    cursor,
+    decode_cursor,
+    decode_id,
+    global_id,
+    page_info,
+    principal,
+    user_errors,
+)
+from schema.node import register_node
 from schema.reference import Institution, load_institution
 
 Role = strawberry.enum(models.Role, name="Role")
@@ -25,6 +42,55 @@ class Viewer:
         return await load_institution(info, self._institution_id)
 
 
+@strawberry.type(description="An API key as the operator sees it: never its secret.")
+class ApiKey(Node):
+    id: strawberry.ID
+    role: Role
+    label: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = strawberry.field(
+        description="Set once revoked: the key then answers 401 on every worker within a second."
+    )
+    _institution_id: strawberry.Private[int | None]
+
+    @classmethod
+    def of(cls, key: access.KeyView) -> ApiKey:
+        return cls(
+            id=global_id("ApiKey", key.id),
+            role=key.role,
+            label=key.label,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+            _institution_id=key.institution_id,
+        )
+
+    @strawberry.field
+    async def institution(self, info: Info) -> Institution | None:
+        if self._institution_id is None:
+            return None
+        return await load_institution(info, self._institution_id)
+
+
+async def load_api_key(info: Info, key_id: int) -> ApiKey | None:
+    key = await context(info).read(lambda session: access.api_key(session, principal(info), key_id))
+    return ApiKey.of(key) if key is not None else None
+
+
+register_node("ApiKey", load_api_key)
+
+
+@strawberry.type
+class ApiKeyEdge:
+    cursor: str
+    node: ApiKey
+
+
+@strawberry.type
+class ApiKeyConnection:
+    page_info: PageInfo
+    edges: list[ApiKeyEdge]
+
+
 @strawberry.input
 class ApiKeyInput:
     role: Role
@@ -35,6 +101,7 @@ class ApiKeyInput:
 @strawberry.type
 class ApiKeyPayload:
     secret: str | None = strawberry.field(default=None, description="Shown once; only its hash is stored.")
+    api_key: ApiKey | None = None
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -44,6 +111,19 @@ class AccessQuery:
     def viewer(self, info: Info) -> Viewer:
         caller = principal(info)
         return Viewer(role=caller.role, _institution_id=caller.institution_id)
+
+    @strawberry.field(description="Every API key, revoked ones included, newest first. Operators only (FORBIDDEN).")
+    async def api_keys(self, info: Info, first: int | None = None, after: str | None = None) -> ApiKeyConnection:
+        caller = principal(info)
+        access.require(caller, access.Action.MANAGE_KEYS)
+        after_key = decode_cursor(after, "after")
+        page = await context(info).read(
+            lambda session: access.list_api_keys(session, caller, first=first, after=after_key)
+        )
+        return ApiKeyConnection(
+            page_info=page_info(page, lambda key: key.id),
+            edges=[ApiKeyEdge(cursor=cursor(key.id), node=ApiKey.of(key)) for key in page.rows],
+        )
 
 
 @strawberry.type
@@ -58,8 +138,25 @@ class AccessMutation:
             if input.institution_id is not None
             else None
         )
-        async with context(info).transaction() as session:
-            _, secret = await access.create_api_key(
+        key, secret = await context(info).write(
+            lambda session: access.create_api_key(
                 session, caller, role=input.role, label=input.label, institution_id=institution_id
             )
-        return ApiKeyPayload(secret=secret)
+        )
+        return ApiKeyPayload(secret=secret, api_key=ApiKey.of(key))
+
+    @strawberry.mutation(
+        description="Revoke a key for good (operators only); again on a revoked key, it answers the key unchanged."
+    )
+    @user_errors(ApiKeyPayload)
+    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKeyPayload:
+        caller = principal(info)
+        access.require(caller, access.Action.MANAGE_KEYS)
+        key_id = decode_id(id, "ApiKey", "id")
+
+        async def work(session):
+            return await access.revoke_api_key(session, caller, key_id, utcnow())
+
+        key = await context(info).write(work)
+        forget_key(key.id)  # committed: this process stops accepting the key now
+        return ApiKeyPayload(api_key=ApiKey.of(key))

@@ -105,8 +105,7 @@ class SchemeLink(Node):
 
 
 async def load_link(info: Info, link_id: int) -> SchemeLink | None:
-    async with context(info).read() as session:
-        (row,) = await cards.links_by_id(session, [link_id])
+    (row,) = await context(info).read(lambda session: cards.links_by_id(session, [link_id]))
     return SchemeLink.of(row) if row is not None else None
 
 
@@ -176,13 +175,11 @@ class SchemeLinkPayload:
 class CardsQuery:
     @strawberry.field
     async def card_schemes(self, info: Info) -> list[CardScheme]:
-        async with context(info).read() as session:
-            return [CardScheme.of(row) for row in await cards.list_schemes(session)]
+        return [CardScheme.of(row) for row in await context(info).read(cards.list_schemes)]
 
     @strawberry.field
     async def scheme_links(self, info: Info) -> list[SchemeLink]:
-        async with context(info).read() as session:
-            return [SchemeLink.of(row) for row in await cards.list_links(session)]
+        return [SchemeLink.of(row) for row in await context(info).read(cards.list_links)]
 
 
 @strawberry.type
@@ -286,15 +283,18 @@ class Card(Node):
 
 async def load_card(info: Info, card_id: int) -> Card | None:
     """The card for its issuer, and for an acquirer of one of its payments."""
-    async with context(info).read() as session:
+    caller = principal(info)
+
+    async def fetch(session):
         (row,) = await cards.cards_by_id(session, [card_id])
         if row is None:
             return None
-        if not cards.may_see_card(principal(info), row) and not await cards.acquires_for_card(
-            session, principal(info), row.id
-        ):
+        if not cards.may_see_card(caller, row) and not await cards.acquires_for_card(session, caller, row.id):
             return None
-    return Card.of(row)
+        return row
+
+    row = await context(info).read(fetch)
+    return Card.of(row) if row is not None else None
 
 
 @strawberry.type
@@ -325,8 +325,7 @@ class Merchant(Node):
 
 
 async def load_merchant(info: Info, merchant_id: int) -> Merchant | None:
-    async with context(info).read() as session:
-        (row,) = await cards.merchants_by_id(session, [merchant_id])
+    (row,) = await context(info).read(lambda session: cards.merchants_by_id(session, [merchant_id]))
     if row is None or not cards.may_see_merchant(principal(info), row):
         return None
     return Merchant.of(row)
@@ -544,8 +543,7 @@ class AuthorizationPayload:
 class CardPaymentQuery:
     @strawberry.field
     async def authorization(self, info: Info, authorization_id: uuid.UUID) -> Authorization | None:
-        async with context(info).read() as session:
-            row = await cards.authorization_by_key(session, authorization_id)
+        row = await context(info).read(lambda session: cards.authorization_by_key(session, authorization_id))
         if row is None or not cards.may_see_authorization(principal(info), row):
             return None
         return Authorization.of(row, await minor_units(info), utcnow())

@@ -104,8 +104,7 @@ class Basket(Node):
     async def value(self, info: Info, currency: str, at: dt.datetime | None = None) -> Money | None:
         when = _at(at)
         rows = await loaders(info).basket_components.load(self._row.id)
-        async with context(info).read() as session:
-            valued = await fx.basket_value(session, rows, currency, when)
+        valued = await context(info).read(lambda session: fx.basket_value(session, rows, currency, when))
         if valued is None:
             return None
         return Money(amount=valued[0], currency=currency.strip().upper())
@@ -149,8 +148,7 @@ class FxQuery:
         self, info: Info, base: str, quote: str, at: dt.datetime | None = None
     ) -> ExchangeRate | None:
         when = _at(at)
-        async with context(info).read() as session:
-            rate = await fx.exchange_rate(session, base, quote, when)
+        rate = await context(info).read(lambda session: fx.exchange_rate(session, base, quote, when))
         return ExchangeRate.of(rate) if rate is not None else None
 
     @strawberry.field
@@ -161,21 +159,18 @@ class FxQuery:
         to: str,
         avoid: list[str] | None = None,
     ) -> ConversionPath | None:
-        async with context(info).read() as session:
-            path = await fx.conversion_path(session, from_, to, avoid or [], utcnow())
+        path = await context(info).read(lambda session: fx.conversion_path(session, from_, to, avoid or [], utcnow()))
         return ConversionPath.of(path) if path is not None else None
 
     @strawberry.field
     async def basket(self, info: Info, code: str) -> Basket | None:
-        async with context(info).read() as session:
-            row = await fx.basket_by_code(session, code)
+        row = await context(info).read(lambda session: fx.basket_by_code(session, code))
         return Basket.of(row) if row is not None else None
 
     @strawberry.field(description="The US dollar index computed with the ICE formula from the rates in force at `at`.")
     async def dollar_index(self, info: Info, at: dt.datetime | None = None) -> Decimal | None:
         when = _at(at)
-        async with context(info).read() as session:
-            return await fx.dollar_index(session, when)
+        return await context(info).read(lambda session: fx.dollar_index(session, when))
 
 
 @strawberry.type
@@ -250,8 +245,7 @@ class Quote(Node):
 
 
 async def load_quote(info: Info, quote_id: int) -> Quote | None:
-    async with context(info).read() as session:
-        (row,) = await fx.quotes_by_id(session, [quote_id])
+    (row,) = await context(info).read(lambda session: fx.quotes_by_id(session, [quote_id]))
     return Quote.of(row, await minor_units(info)) if row is not None else None
 
 

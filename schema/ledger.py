@@ -108,10 +108,11 @@ class Account(Node):
         if not ledger.may_see_account(principal(info), self._row):
             raise DomainError(ErrorCode.FORBIDDEN, "Only the account's institution sees its transfers.")
         after_key, before_key = decode_cursor(after, "after"), decode_cursor(before, "before")
-        async with context(info).read() as session:
-            page = await ledger.account_transfers(
+        page = await context(info).read(
+            lambda session: ledger.account_transfers(
                 session, self._row.id, first=first, after=after_key, last=last, before=before_key
             )
+        )
         units = await minor_units(info)
         now = utcnow()
         return TransferConnection(
@@ -192,11 +193,16 @@ class TransferConnection:
 
 
 async def load_transfer(info: Info, transfer_id: int) -> Transfer | None:
-    async with context(info).read() as session:
+    caller = principal(info)
+
+    async def fetch(session):
         (row,) = await ledger.transfers_by_id(session, [transfer_id])
-        if row is None or not await ledger.may_see_transfer(session, principal(info), row):
+        if row is None or not await ledger.may_see_transfer(session, caller, row):
             return None
-    return Transfer.of(row, await minor_units(info), utcnow())
+        return row
+
+    row = await context(info).read(fetch)
+    return Transfer.of(row, await minor_units(info), utcnow()) if row is not None else None
 
 
 register_node("Account", load_account)
@@ -207,10 +213,11 @@ async def institution_accounts(
     info: Info, owner_id: int, first: int | None, after: str | None, currency: str | None
 ) -> AccountConnection:
     after_key = decode_cursor(after, "after")
-    async with context(info).read() as session:
-        page = await ledger.list_accounts(
+    page = await context(info).read(
+        lambda session: ledger.list_accounts(
             session, principal(info), owner_id, first=first, after=after_key, currency=currency
         )
+    )
     return AccountConnection(
         page_info=page_info(page, lambda row: row.id),
         edges=[AccountEdge(cursor=cursor(row.id), node=Account.of(row)) for row in page.rows],
@@ -331,11 +338,16 @@ def _result(outcome: ledger.TransferOutcome, units: dict[str, int], now: dt.date
 class LedgerQuery:
     @strawberry.field
     async def transfer(self, info: Info, transfer_id: uuid.UUID) -> Transfer | None:
-        async with context(info).read() as session:
+        caller = principal(info)
+
+        async def fetch(session):
             row = await ledger.transfer_by_key(session, transfer_id)
-            if row is None or not await ledger.may_see_transfer(session, principal(info), row):
+            if row is None or not await ledger.may_see_transfer(session, caller, row):
                 return None
-        return Transfer.of(row, await minor_units(info), utcnow())
+            return row
+
+        row = await context(info).read(fetch)
+        return Transfer.of(row, await minor_units(info), utcnow()) if row is not None else None
 
 
 @strawberry.type

@@ -3,6 +3,7 @@ level of the query, never one per row."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
 from typing import Any
@@ -15,6 +16,20 @@ from models.base import utcnow
 from resolvers import cards, fx, ledger, reference
 
 
+class SharedLoader(DataLoader):
+    """A DataLoader whose futures no single waiter can cancel.
+
+    A loader's future is shared by every field that asks for the same key. graphql-core
+    cancels the sibling fields of a field whose error nulls their parent; a cancelled
+    task waiting on a shared future would cancel the future itself, and every other
+    field waiting on it (in a branch that was not cancelled) would get CancelledError,
+    which escapes the request. Each waiter gets its own shield, so a cancellation ends
+    that waiter only."""
+
+    def load(self, key: Any) -> Awaitable[Any]:
+        return asyncio.shield(super().load(key))
+
+
 class Loaders:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
@@ -23,10 +38,9 @@ class Loaders:
         ctx = self._ctx
 
         async def load(keys: Sequence[Any]) -> list[Any]:
-            async with ctx.read() as session:
-                return await fetch(session, keys)
+            return await ctx.read(lambda session: fetch(session, keys))
 
-        return DataLoader(load_fn=load)
+        return SharedLoader(load_fn=load)
 
     @cached_property
     def currency(self) -> DataLoader:
@@ -108,5 +122,4 @@ async def minor_units(info: Info) -> dict[str, int]:
     cached = reference.cached_minor_units()
     if cached is not None:
         return cached
-    async with info.context.read() as session:
-        return await reference.minor_units(session)
+    return await info.context.read(reference.minor_units)

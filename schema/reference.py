@@ -147,18 +147,15 @@ class InstitutionPayload:
 class ReferenceQuery:
     @strawberry.field
     async def currencies(self, info: Info) -> list[Currency]:
-        async with context(info).read() as session:
-            return [Currency.of(row) for row in await reference.list_currencies(session)]
+        return [Currency.of(row) for row in await context(info).read(reference.list_currencies)]
 
     @strawberry.field
     async def countries(self, info: Info) -> list[Country]:
-        async with context(info).read() as session:
-            return [Country.of(row) for row in await reference.list_countries(session)]
+        return [Country.of(row) for row in await context(info).read(reference.list_countries)]
 
     @strawberry.field
     async def institution(self, info: Info, bic: str) -> Institution | None:
-        async with context(info).read() as session:
-            row = await reference.institution_by_bic(session, bic)
+        row = await context(info).read(lambda session: reference.institution_by_bic(session, bic))
         return Institution.of(row) if row is not None else None
 
     @strawberry.field
@@ -171,10 +168,11 @@ class ReferenceQuery:
         country_code: str | None = None,
     ) -> InstitutionConnection:
         after_key = decode_cursor(after, "after")
-        async with context(info).read() as session:
-            page = await reference.list_institutions(
+        page = await context(info).read(
+            lambda session: reference.list_institutions(
                 session, first=first, after=after_key, kind=kind, country_code=country_code
             )
+        )
         return InstitutionConnection(
             page_info=page_info(page, lambda row: row.id),
             edges=[InstitutionEdge(cursor=cursor(row.id), node=Institution.of(row)) for row in page.rows],
@@ -186,8 +184,8 @@ class ReferenceMutation:
     @strawberry.mutation
     @user_errors(InstitutionPayload, "input")
     async def create_institution(self, info: Info, input: InstitutionInput) -> InstitutionPayload:
-        async with context(info).transaction() as session:
-            row = await reference.create_institution(
+        row = await context(info).write(
+            lambda session: reference.create_institution(
                 session,
                 principal(info),
                 name=input.name,
@@ -196,4 +194,5 @@ class ReferenceMutation:
                 kind=input.kind,
                 spread_bps=input.spread_bps,
             )
+        )
         return InstitutionPayload(institution=Institution.of(row))

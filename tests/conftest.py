@@ -3,6 +3,7 @@ each time against a clean database (reference data only)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import contextmanager
@@ -140,11 +141,13 @@ class Api:
 
     @contextmanager
     def count_statements(self):
-        """Count the SQL statements sent while the block runs: `with api.count_statements() as n: ...; n[0]`."""
+        """Count the SQL statements sent while the block runs: `with api.count_statements() as n: ...; n[0]`.
+        The API key's lookup is not counted: it happens once a second per key, not per request."""
         counter = [0]
 
-        def before(*_args, **_kwargs):
-            counter[0] += 1
+        def before(_connection, _cursor, statement, *_args, **_kwargs):
+            if "FROM api_key" not in statement:
+                counter[0] += 1
 
         event.listen(self.engine.sync_engine, "before_cursor_execute", before)
         try:
@@ -172,3 +175,34 @@ async def api(app) -> AsyncIterator[Api]:
         api = Api(app=app, client=client, key="")
         api.key = await api.new_key(Role.OPERATOR)
         yield api
+
+
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+async def served(request, tmp_path_factory):
+    """`corridor serve` in a process of its own with the demo network, once per module
+    and engine (tests.served)."""
+    from tests.served import served_database, serving
+
+    folder = tmp_path_factory.mktemp("served")
+    url = served_database(request.param, folder, POSTGRES_URL)
+    if request.param == "postgres":
+        try:
+            await _prepare_postgres(url)
+        except Exception as error:
+            reason = f"PostgreSQL not reachable at {url}: {type(error).__name__}: {error}"
+            if IN_CI:
+                pytest.fail(f"{reason} (CI=true: the PostgreSQL half must run)")
+            pytest.skip(reason)
+    log_path = folder / "server.log"
+    running = serving(url, log_path)  # blocking subprocess work: off the event loop
+    server = await asyncio.to_thread(running.__enter__)
+    server.log_path = log_path
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(running.__exit__, None, None, None)
+    if request.param == "postgres":
+        await _drop_postgres(url)
