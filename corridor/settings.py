@@ -26,12 +26,19 @@ class Settings:
     database_url: str = "sqlite+aiosqlite:///./corridor.db"
     # Keyed hash secret (HMAC) for card numbers; set it in production.
     secret: str = "corridor-development-secret"
-    # Request limits: body size, query depth, tokens, aliases.
+    # Request limits: body size, query depth, tokens, aliases, fields.
     # 4 MiB: a createTransfers batch of 8,189 transfers is about 1.5 MiB of JSON.
     max_body_bytes: int = 4 << 20
     max_depth: int = 12
     max_tokens: int = 4_000
     max_aliases: int = 30
+    # Field selections in a document, counted once per fragment spread. GraphiQL's
+    # introspection query has 232 (220 with graphql-core's default options), no
+    # aliases, and depth 0: what is under __schema or __type is not counted.
+    max_fields: int = 1_000
+    # Fields with one response name in one selection set, its fragments merged in (what
+    # graphql-core compares pairwise). GraphiQL's introspection query has at most 1.
+    max_same_name: int = 50
     # Bounded caches of parsed and validated documents, keyed by query text.
     document_cache_size: int = 512
     # How often the background sweep releases lapsed holds (seconds).
@@ -41,6 +48,10 @@ class Settings:
     # How long an uncaptured card authorization holds the cardholder's funds (seconds).
     card_hold_seconds: int = 7 * 86_400
     sqlite_busy_timeout_ms: int = 5_000
+    # A request still running after this many seconds is answered 503. Database work it
+    # started is never cut off: it commits or rolls back on its own, and the same request
+    # sent again (same idempotency key) answers with the outcome.
+    request_seconds: int = 30
     pool_size: int = field(default=0)  # 0: the engine's default for the driver
 
     @classmethod
@@ -52,10 +63,13 @@ class Settings:
             max_depth=_int("CORRIDOR_MAX_DEPTH", cls.max_depth),
             max_tokens=_int("CORRIDOR_MAX_TOKENS", cls.max_tokens),
             max_aliases=_int("CORRIDOR_MAX_ALIASES", cls.max_aliases),
+            max_fields=_int("CORRIDOR_MAX_FIELDS", cls.max_fields),
+            max_same_name=_int("CORRIDOR_MAX_SAME_NAME", cls.max_same_name),
             document_cache_size=_int("CORRIDOR_DOCUMENT_CACHE", cls.document_cache_size),
             sweep_seconds=_int("CORRIDOR_SWEEP_SECONDS", cls.sweep_seconds),
             quote_seconds=_int("CORRIDOR_QUOTE_SECONDS", cls.quote_seconds),
             card_hold_seconds=_int("CORRIDOR_CARD_HOLD_SECONDS", cls.card_hold_seconds),
             sqlite_busy_timeout_ms=_int("CORRIDOR_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms),
+            request_seconds=_int("CORRIDOR_REQUEST_SECONDS", cls.request_seconds),
             pool_size=int(os.environ.get("CORRIDOR_POOL_SIZE", "0") or 0),
         )

@@ -72,6 +72,19 @@ def global_id(type_name: str, key: int | str) -> strawberry.ID:
 # Our ids are short ("Transfer:<up to 19 digits>" in base64); longer strings are not ids,
 # and are never parsed nor cached.
 GLOBAL_ID_MAX = 64
+# Keys are signed 64-bit integers: a larger number is no key of ours (and no database
+# driver may ever be handed one).
+KEY_MAX = (1 << 63) - 1
+
+
+def parse_key(text: str) -> int | None:
+    """A row key spelled in ASCII digits within 64 bits, or None. The one place that
+    turns the key part of a global id or cursor into an int: `int()` alone would take
+    "²" or "٣" and raise, or numbers no column can hold."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 19):
+        return None
+    key = int(text)
+    return key if key <= KEY_MAX else None
 
 
 def parse_global_id(value: str) -> tuple[str, str] | None:
@@ -85,19 +98,28 @@ def parse_global_id(value: str) -> tuple[str, str] | None:
 def _parse_global_id(value: str) -> tuple[str, str] | None:
     try:
         type_name, sep, key = _unb64(value).partition(":")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (binascii.Error, UnicodeError, ValueError):
         return None
     if not sep or not type_name or not key:
         return None
     return type_name, key
 
 
+def node_key(value: str) -> tuple[str, int] | None:
+    """(type name, integer key) of a global id, or None for anything that is not one."""
+    parsed = parse_global_id(value)
+    if parsed is None:
+        return None
+    key = parse_key(parsed[1])
+    return None if key is None else (parsed[0], key)
+
+
 def decode_id(value: str, type_name: str, *field: str) -> int:
     """The integer key of a global id of `type_name`, or INVALID_INPUT on `field`."""
-    parsed = parse_global_id(value)
-    if parsed is None or parsed[0] != type_name or not parsed[1].isdigit() or len(parsed[1]) > 19:
+    found = node_key(value)
+    if found is None or found[0] != type_name:
         raise DomainError(ErrorCode.INVALID_INPUT, f"Not the id of a {type_name}.", list(field) or None)
-    return int(parsed[1])
+    return found[1]
 
 
 def cursor(key: int) -> str:
@@ -107,13 +129,10 @@ def cursor(key: int) -> str:
 def decode_cursor(value: str | None, name: str) -> int | None:
     if value is None:
         return None
-    try:
-        prefix, _, key = _unb64(value).partition(":")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        prefix, key = "", ""
-    if prefix != "cursor" or not key.isdigit() or len(key) > 19:
+    found = node_key(value)
+    if found is None or found[0] != "cursor":
         raise DomainError(ErrorCode.INVALID_INPUT, f"{name} is not a cursor from this connection.", [name])
-    return int(key)
+    return found[1]
 
 
 def page_info(page, key: Callable[[Any], int]) -> PageInfo:

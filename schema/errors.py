@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from resolvers.errors import DomainError
@@ -21,6 +21,34 @@ from resolvers.errors import DomainError
 log = logging.getLogger("corridor.errors")
 
 MASKED_MESSAGE = "Unexpected error."
+
+
+# Messages of graphql-core's own coercion of variables and literals.
+_BAD_INPUT = ("has invalid value", "got invalid value", "was not provided", "must not be null")
+
+
+def with_code(error: GraphQLError) -> GraphQLError:
+    """A pre-execution error with a code, as every error of the API has one:
+    GRAPHQL_PARSE_FAILED, BAD_USER_INPUT (a variable or literal the API's types refuse),
+    or GRAPHQL_VALIDATION_FAILED. Errors that carry a code keep it."""
+    if error.extensions and "code" in error.extensions:
+        return error
+    message = error.message
+    if isinstance(error, GraphQLSyntaxError):
+        code = "GRAPHQL_PARSE_FAILED"
+    elif message.startswith("Expected value of type") or (
+        message.startswith("Variable '$") and any(words in message for words in _BAD_INPUT)
+    ):
+        code = "BAD_USER_INPUT"
+    else:
+        code = "GRAPHQL_VALIDATION_FAILED"
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "code": code},
+    )
 
 
 class ErrorPolicy(SchemaExtension):
@@ -36,7 +64,7 @@ class ErrorPolicy(SchemaExtension):
         if original is None or isinstance(original, GraphQLError) or error.path is None:
             # Errors without a path come before execution (parsing, validation, variable
             # coercion such as "1.2.3" for a Decimal): their message is for the client.
-            return error
+            return with_code(error)
         if isinstance(original, DomainError):
             extensions = {"code": original.code.value}
             if original.field is not None:

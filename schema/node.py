@@ -7,7 +7,7 @@ from typing import Any
 
 from strawberry.types import Info
 
-from schema.base import parse_global_id
+from schema.base import node_key
 
 NodeLoader = Callable[[Info, int], Awaitable[Any]]
 
@@ -21,11 +21,11 @@ def register_node(type_name: str, load: NodeLoader) -> None:
 
 async def resolve_node(info: Info, value: str) -> Any:
     """The node with global id `value`, or None when it is unknown or not the caller's to see."""
-    parsed = parse_global_id(value)
-    if parsed is None:
+    found = node_key(value)
+    if found is None:
         return None
-    type_name, key = parsed
+    type_name, key = found
     load = _NODE_LOADERS.get(type_name)
-    if load is None or not key.isdigit() or len(key) > 19:
+    if load is None:
         return None
-    return await load(info, int(key))
+    return await load(info, key)

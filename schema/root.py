@@ -6,10 +6,8 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -32,9 +30,12 @@ from schema.cards import (
 )
 from schema.errors import ErrorPolicy
 from schema.fx import Basket, FxMutation, FxQuery, Quote, QuoteMutation
+from schema.inputs import InputBoundary
 from schema.ledger import Account, LedgerMutation, LedgerQuery, Transfer, install_fast_resolvers
+from schema.limits import bound_overlap_rule, limit_rule
 from schema.node import resolve_node
 from schema.reference import Institution, ReferenceMutation, ReferenceQuery
+from schema.scalars import SCALAR_OVERRIDES
 
 
 @strawberry.type
@@ -69,11 +70,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     # Validation rule classes are made once, so the validation cache (keyed by the
     # rules as well as the document) hits across requests. Extensions themselves
-    # are built per request: they hold per-request state.
-    rules = [
-        QueryDepthLimiter(max_depth=settings.max_depth).validation_rules[0],
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules[0],
-    ]
+    # are built per request: they hold per-request state. The limits cost time linear
+    # in the document, however its fragments fan out (see schema/limits.py).
+    rules = [limit_rule(settings.max_depth, settings.max_aliases, settings.max_fields, settings.max_same_name)]
+    bound_overlap_rule()
     cache = settings.document_cache_size
     schema = CorridorSchema(
         query=Query,
@@ -92,11 +92,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             Money,
         ],
         config=StrawberryConfig(auto_camel_case=True),
+        scalar_overrides=SCALAR_OVERRIDES,
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: ParserCache(maxsize=cache),
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=cache),
+            InputBoundary,
             ErrorPolicy,
         ],
     )

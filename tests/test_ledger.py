@@ -142,8 +142,6 @@ async def test_amount_with_trailing_zeros_is_exact(api):
         ("1.005", "amount"),
         ("0", "amount"),
         ("-5.00", "amount"),
-        ("NaN", "amount"),
-        ("Infinity", "amount"),
         ("99999999999999999999", "amount"),
     ],
 )
@@ -159,11 +157,12 @@ async def test_bad_amounts_are_refused(api, amount, field):
     assert (await balances(api, world.sber_settlement))["balance"] == "999.00"
 
 
-async def test_malformed_decimal_is_a_graphql_error_and_changes_nothing(api):
+@pytest.mark.parametrize("amount", ["12,50", "NaN", "Infinity"])
+async def test_malformed_decimal_is_a_graphql_error_and_changes_nothing(api, amount):
     world = await build(api)
     body = await api.raw(
         "mutation($t: [TransferInput!]!) { createTransfers(transfers: $t) { results { created } } }",
-        {"t": [transfer(world.sber_settlement, world.vtb_settlement, "12,50")]},
+        {"t": [transfer(world.sber_settlement, world.vtb_settlement, amount)]},
     )
     assert body["errors"][0]["message"] != "Unexpected error."
     assert "Decimal" in body["errors"][0]["message"]
