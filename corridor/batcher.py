@@ -6,6 +6,8 @@ request at once, with no added wait; a busy one pays for the locks, the id looku
 the insert, the account update and the commit once per group of requests instead of
 once per request. Each request's transfers are still applied as if alone
 (resolvers.ledger.create_transfer_groups), and each request gets its own outcomes.
+A transaction that fails for one request's fault is written again request by request,
+so only that request fails.
 
 The TigerBeetle idea: throughput comes from batching, so batch what arrives together.
 """
@@ -13,6 +15,7 @@ The TigerBeetle idea: throughput comes from batching, so batch what arrives toge
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -25,6 +28,16 @@ from resolvers import ledger
 from resolvers.access import Principal
 
 ATTEMPTS = 3
+log = logging.getLogger("corridor.batcher")
+
+
+def _settle(done: asyncio.Future, error: Exception | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
 
 
 class TransferBatcher:
@@ -65,14 +78,23 @@ class TransferBatcher:
             taken = self._take()
             try:
                 await self._write([group for group, _ in taken])
-            except Exception as error:  # every waiting request learns of it; the server stays up
-                for _, done in taken:
-                    if not done.done():
-                        done.set_exception(error)
+            except Exception as error:
+                if len(taken) == 1:  # the request's own fault: it learns of it; the server stays up
+                    _settle(taken[0][1], error)
+                    continue
+                # One request's fault must not fail the others: each is written again alone,
+                # so only the request at fault fails (the failed transaction wrote nothing).
+                log.warning("transfer batch of %d requests failed (%s); writing each alone", len(taken), error)
+                for group, done in taken:
+                    try:
+                        await self._write([group])
+                    except Exception as alone:
+                        _settle(done, alone)
+                    else:
+                        _settle(done, None)
             else:
                 for _, done in taken:
-                    if not done.done():
-                        done.set_result(None)
+                    _settle(done, None)
 
     async def _write(self, groups: list[ledger.TransferGroup]) -> None:
         async def attempt() -> None:

@@ -85,3 +85,16 @@ class Quote(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     # The exchange that used it: its transferId (idempotency key).
     used_by: uuid.UUID | None = Field(default=None, sa_column=Column(Uuid, nullable=True, unique=True))
+    # Whose it is: the institution a participant requested it for, or None for an
+    # operator's quote. Only they (and operators) see and execute it.
+    owner_id: int | None = Field(default=None, sa_column=Column(Id, ForeignKey("institution.id"), nullable=True))
+
+
+class ExchangeLeg(SQLModel, table=True):
+    """The ledger transfers an exchange posted, in order."""
+
+    __tablename__ = "exchange_leg"
+
+    quote_id: int = Field(sa_column=Column(Id, ForeignKey("quote.id"), primary_key=True))
+    position: int = Field(sa_column=Column(Integer, primary_key=True))
+    transfer_id: int = Field(sa_column=Column(Id, ForeignKey("transfer.id"), nullable=False, unique=True))

@@ -21,21 +21,34 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Context, Decimal, InvalidOperation
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from corridor.money import MAX_MINOR, AmountError, to_minor
-from models.fx import Basket, BasketComponent, ExchangeRate, Quote, QuoteState
+from models.fx import Basket, BasketComponent, ExchangeLeg, ExchangeRate, Quote, QuoteState
 from models.ledger import Account, AccountKind
 from models.reference import Institution, InstitutionKind
 from resolvers import ledger, reference
-from resolvers.access import SYSTEM, Action, Principal, may_act_for, require
+from resolvers.access import SYSTEM, Action, Principal, may_act_for, require, visible_institution
 from resolvers.errors import DomainError, ErrorCode, invalid
 from resolvers.pagination import grouped_in_key_order, in_key_order
 
 SIGNIFICANT = 12
 ONE = Decimal(1)
+# Rates lie within these bounds (and so do their inverses): wide enough for gold in
+# rials, narrow enough that products of a few legs stay inside the WIDE context; what
+# is computed from them is bounded where it becomes an amount (`_round`, basket values).
+# A stored rate outside them (from before they were enforced) is ignored, never allowed
+# to break the pairs around it.
+RATE_MIN = Decimal("1E-12")
+RATE_MAX = Decimal("1E+12")
+# A basket's initial value: positive, at most this, and of at most SIGNIFICANT digits.
+BASKET_VALUE_MAX = Decimal("1E+12")
+WEIGHT_PLACES = 12
+# A value with more integer digits than this is no amount of money (the API's amounts
+# are at most 40 characters); it is reported as no value, not computed further.
+VALUE_DIGITS_MAX = 30
 MAX_RATES = 1000
 SOURCE_MAX = 100
 # Wide enough that products and powers of 12-digit rates lose nothing before rounding.
@@ -43,9 +56,9 @@ WIDE = Context(prec=60, rounding=ROUND_HALF_EVEN)
 
 
 def plain(value: Decimal) -> Decimal:
-    """Without trailing zeros and without exponent notation ("80", not "8E+1")."""
-    value = value.normalize()
-    return value.quantize(ONE) if value.as_tuple().exponent > 0 else value
+    """Without trailing zeros and without exponent notation ("80", not "8E+1"); exact
+    for any finite value (no context precision involved)."""
+    return Decimal(format(value.normalize(WIDE), "f"))
 
 
 def significant(value: Decimal, digits: int = SIGNIFICANT) -> Decimal:
@@ -56,7 +69,11 @@ def significant(value: Decimal, digits: int = SIGNIFICANT) -> Decimal:
 
 
 def significant_digits(value: Decimal) -> int:
-    return len(value.normalize().as_tuple().digits)
+    return len(value.normalize(WIDE).as_tuple().digits)
+
+
+def rate_in_range(rate: Decimal) -> bool:
+    return rate.is_finite() and RATE_MIN <= rate <= RATE_MAX
 
 
 # ---------------------------------------------------------------- rates
@@ -85,8 +102,13 @@ class RateSpec:
     as_of: dt.datetime | None = None
 
 
-def _row_rate(row: ExchangeRate) -> Rate:
-    return Rate(row.base, row.quote, Decimal(row.rate), row.source, row.as_of)
+def _row_rate(row: ExchangeRate) -> Rate | None:
+    """The stored rate, or None for one that could never be used (outside the bounds)."""
+    try:
+        rate = Decimal(row.rate)
+    except ArithmeticError:
+        return None
+    return Rate(row.base, row.quote, rate, row.source, row.as_of) if rate_in_range(rate) else None
 
 
 async def publish_rates(
@@ -108,6 +130,8 @@ async def publish_rates(
             raise invalid("base and quote must differ.", where, "quote")
         if not spec.rate.is_finite() or spec.rate <= 0:
             raise invalid("A rate is a positive number.", where, "rate")
+        if not rate_in_range(spec.rate):
+            raise invalid(f"A rate lies between {RATE_MIN} and {RATE_MAX:f}.", where, "rate")
         if significant_digits(spec.rate) > SIGNIFICANT:
             raise invalid(f"A rate has at most {SIGNIFICANT} significant digits.", where, "rate")
         source = (spec.source or "").strip() or "unspecified"
@@ -153,7 +177,7 @@ async def rates_in_force(session: AsyncSession, at: dt.datetime) -> dict[tuple[s
     rows = await session.exec(
         select(ExchangeRate).join(ranked, ranked.c.id == ExchangeRate.id).where(ranked.c.rank == 1)
     )
-    stored = {(row.base, row.quote): _row_rate(row) for row in rows}
+    stored = {(row.base, row.quote): rate for row in rows if (rate := _row_rate(row)) is not None}
     graph = dict(stored)
     for (base, quote), rate in stored.items():
         reverse = stored.get((quote, base))
@@ -269,8 +293,10 @@ async def define_basket(
     known = await reference.minor_units(session)
     if value_currency not in known:
         raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {value_currency!r}.", ["valueCurrency"])
-    if not initial_value.is_finite() or initial_value <= 0:
-        raise invalid("initialValue must be positive.", "initialValue")
+    if not initial_value.is_finite() or not 0 < initial_value <= BASKET_VALUE_MAX:
+        raise invalid(f"initialValue must be positive and at most {BASKET_VALUE_MAX:f}.", "initialValue")
+    if significant_digits(initial_value) > SIGNIFICANT:
+        raise invalid(f"initialValue has at most {SIGNIFICANT} significant digits.", "initialValue")
     if not components:
         raise invalid("A basket needs at least one component.", "components")
     seen: set[str] = set()
@@ -286,8 +312,10 @@ async def define_basket(
         if currency in seen:
             raise invalid(f"{currency} appears twice.", "components", str(index), "currency")
         seen.add(currency)
-        if not component.weight.is_finite() or component.weight <= 0:
-            raise invalid("A weight is positive.", "components", str(index), "weight")
+        if not component.weight.is_finite() or not 0 < component.weight <= 1:
+            raise invalid("A weight is more than 0 and at most 1.", "components", str(index), "weight")
+        if component.weight.normalize(WIDE).as_tuple().exponent < -WEIGHT_PLACES:
+            raise invalid(f"A weight has at most {WEIGHT_PLACES} decimal places.", "components", str(index), "weight")
         total += component.weight
     if total != 1:
         raise invalid(f"The weights sum to {total}, not 1.", "components")
@@ -343,7 +371,8 @@ async def basket_value(
     session: AsyncSession, components: Sequence[BasketComponent], currency: str, at: dt.datetime
 ) -> tuple[Decimal, int] | None:
     """(value of one unit in `currency` rounded half-even to its minor units, minor units),
-    or None when a component has no rate to `currency` at `at`."""
+    or None when a component has no rate to `currency` at `at`, or when the value is
+    beyond any amount (more than VALUE_DIGITS_MAX integer digits)."""
     currency = currency.strip().upper()
     units = (await reference.minor_units(session)).get(currency)
     if units is None:
@@ -355,6 +384,8 @@ async def basket_value(
         if path is None:
             return None
         total = WIDE.add(total, WIDE.multiply(Decimal(component.amount), path.rate))
+    if total.adjusted() > VALUE_DIGITS_MAX:  # rates at their bounds along long paths: no amount shows it
+        return None
     return total.quantize(Decimal(1).scaleb(-units), rounding=ROUND_HALF_EVEN, context=WIDE), units
 
 
@@ -433,8 +464,12 @@ async def _positions(session: AsyncSession, currencies: set[str], now: dt.dateti
 def _round(amount: Decimal, units: int, rounding: str = ROUND_DOWN) -> int:
     """Decimal units of a currency -> its minor units. Quotes round against the client:
     what the client receives down, what the client pays up; so no conversion, and no
-    round trip A -> B -> A, ever gives the client more than the rates do."""
-    return int(WIDE.multiply(amount, Decimal(1).scaleb(units)).quantize(ONE, rounding=rounding))
+    round trip A -> B -> A, ever gives the client more than the rates do. An amount that
+    no column could hold is refused (AmountError), never an arithmetic fault."""
+    scaled = WIDE.multiply(amount, Decimal(1).scaleb(units))
+    if scaled.adjusted() > 19:  # more than 20 integer digits: beyond any 64-bit column
+        raise AmountError("The amount is too large to convert.")
+    return int(scaled.quantize(ONE, rounding=rounding, context=WIDE))
 
 
 @dataclass(frozen=True)
@@ -494,6 +529,74 @@ def conversion_legs(
     return legs
 
 
+def _provider_rate(leg: Rate, position: Position) -> Decimal:
+    """The leg's rate after the provider's spread."""
+    return WIDE.multiply(leg.rate, WIDE.subtract(ONE, WIDE.divide(Decimal(position.spread_bps), BPS)))
+
+
+def _choose_providers(
+    legs: Sequence[Rate],
+    positions: dict[tuple[int, str], Position],
+    units: dict[str, int],
+    known: Decimal,
+    selling: bool,
+) -> list[int]:
+    """A provider per leg, walking from the known amount (in units of its currency), the
+    best rate first among those with the liquidity to pay the leg."""
+    providers = sorted({provider for provider, _ in positions})
+    chosen: list[int] = [0] * len(legs)
+    for k in range(len(legs)) if selling else range(len(legs) - 1, -1, -1):
+        leg = legs[k]
+        candidates = [p for p in providers if (p, leg.base) in positions and (p, leg.quote) in positions]
+        candidates.sort(key=lambda p: (positions[(p, leg.quote)].spread_bps, p))
+        for p in candidates:
+            rate = _provider_rate(leg, positions[(p, leg.quote)])
+            out = WIDE.multiply(known, rate) if selling else known
+            if _round(out, units[leg.quote]) <= positions[(p, leg.quote)].available:
+                chosen[k] = p
+                known = out if selling else WIDE.divide(known, rate)
+                break
+        else:
+            raise DomainError(
+                ErrorCode.INSUFFICIENT_LIQUIDITY, f"No FX provider can pay {leg.quote} for the {leg.base} leg."
+            )
+    return chosen
+
+
+def _leg_amounts(
+    currencies: Sequence[str],
+    chosen: Sequence[int],
+    rates: Sequence[Decimal],
+    units: dict[str, int],
+    given: int,
+    selling: bool,
+) -> list[int]:
+    """The minor units at each currency of the path, rounded once per provider's run of
+    legs (0 inside a run, where nothing changes hands)."""
+    count = len(rates)
+    amounts = [0] * len(currencies)
+    if selling:
+        amounts[0] = given
+        value = Decimal(given).scaleb(-units[currencies[0]])
+        for k in range(count):
+            value = WIDE.multiply(value, rates[k])
+            if k == count - 1 or chosen[k + 1] != chosen[k]:
+                amounts[k + 1] = _round(value, units[currencies[k + 1]])
+                value = Decimal(amounts[k + 1]).scaleb(-units[currencies[k + 1]])
+    else:
+        amounts[-1] = given
+        value = Decimal(given).scaleb(-units[currencies[-1]])
+        for k in range(count - 1, -1, -1):
+            value = WIDE.divide(value, rates[k])
+            if k == 0 or chosen[k - 1] != chosen[k]:
+                amounts[k] = _round(value, units[currencies[k]], ROUND_UP)
+                value = Decimal(amounts[k]).scaleb(-units[currencies[k]])
+    for k in range(1, len(amounts) - 1):
+        if chosen[k - 1] == chosen[k]:
+            amounts[k] = 0
+    return amounts
+
+
 async def price_conversion(
     session: AsyncSession,
     *,
@@ -510,7 +613,7 @@ async def price_conversion(
     the rates after spreads and the amounts, to minor units against the client by less
     than one minor unit (consecutive legs of one provider are rounded once).
     Raises NO_RATE, INSUFFICIENT_LIQUIDITY, or INVALID_INPUT on `field` when a leg
-    rounds to zero."""
+    rounds to zero or an amount is too large to hold."""
     units = await reference.minor_units(session)
     path = find_path(await rates_in_force(session, now), sell, buy, avoid)
     if path is None:
@@ -520,53 +623,13 @@ async def price_conversion(
     assert given_minor is not None and given_minor > 0, "the caller checks the amount"
     currencies = [sell, *path.via, buy]
     positions = await _positions(session, set(currencies), now)
-    providers = sorted({provider for provider, _ in positions})
-
-    def provider_rate(leg: Rate, position: Position) -> Decimal:
-        return WIDE.multiply(leg.rate, WIDE.subtract(ONE, WIDE.divide(Decimal(position.spread_bps), BPS)))
-
-    # Choose a provider per leg, walking from the known amount, best rate first.
-    legs = list(path.legs)
-    chosen: list[int | None] = [None] * len(legs)
-    order = range(len(legs)) if selling else range(len(legs) - 1, -1, -1)
-    known = Decimal(given_minor).scaleb(-units[given_currency])
-    for k in order:
-        leg = legs[k]
-        candidates = [p for p in providers if (p, leg.base) in positions and (p, leg.quote) in positions]
-        candidates.sort(key=lambda p: (positions[(p, leg.quote)].spread_bps, p))
-        for p in candidates:
-            rate = provider_rate(leg, positions[(p, leg.quote)])
-            out = WIDE.multiply(known, rate) if selling else known
-            if _round(out, units[leg.quote]) <= positions[(p, leg.quote)].available:
-                chosen[k] = p
-                known = out if selling else WIDE.divide(known, rate)
-                break
-        else:
-            raise DomainError(
-                ErrorCode.INSUFFICIENT_LIQUIDITY, f"No FX provider can pay {leg.quote} for the {leg.base} leg."
-            )
-    # Amounts at each currency of the path, rounded once per provider's run of legs.
-    rates = [provider_rate(leg, positions[(chosen[k], leg.quote)]) for k, leg in enumerate(legs)]
-    amounts = [0] * len(currencies)
-    if selling:
-        amounts[0] = given_minor
-        value = Decimal(given_minor).scaleb(-units[sell])
-        for k in range(len(legs)):
-            value = WIDE.multiply(value, rates[k])
-            if k == len(legs) - 1 or chosen[k + 1] != chosen[k]:
-                amounts[k + 1] = _round(value, units[currencies[k + 1]])
-                value = Decimal(amounts[k + 1]).scaleb(-units[currencies[k + 1]])
-    else:
-        amounts[-1] = given_minor
-        value = Decimal(given_minor).scaleb(-units[buy])
-        for k in range(len(legs) - 1, -1, -1):
-            value = WIDE.divide(value, rates[k])
-            if k == 0 or chosen[k - 1] != chosen[k]:
-                amounts[k] = _round(value, units[currencies[k]], ROUND_UP)
-                value = Decimal(amounts[k]).scaleb(-units[currencies[k]])
-    for k in range(1, len(amounts) - 1):  # inside one provider's run nothing changes hands
-        if chosen[k - 1] == chosen[k]:
-            amounts[k] = 0
+    try:
+        known = Decimal(given_minor).scaleb(-units[given_currency])
+        chosen = _choose_providers(path.legs, positions, units, known, selling)
+        rates = [_provider_rate(leg, positions[(chosen[k], leg.quote)]) for k, leg in enumerate(path.legs)]
+        amounts = _leg_amounts(currencies, chosen, rates, units, given_minor, selling)
+    except AmountError as error:
+        raise invalid(str(error), field) from None
     changing_hands = [amounts[0], amounts[-1]] + [
         amounts[k] for k in range(1, len(amounts) - 1) if chosen[k - 1] != chosen[k]
     ]
@@ -576,7 +639,7 @@ async def price_conversion(
         raise invalid("The amount is too large to convert.", field)
     return Conversion(
         currencies=tuple(currencies),
-        providers=tuple(p for p in chosen if p is not None),
+        providers=tuple(chosen),
         rates=tuple(rates),
         amounts=tuple(amounts),
         positions={key: position.account_id for key, position in positions.items()},
@@ -638,6 +701,7 @@ async def request_quote(
         state=QuoteState.OPEN,
         expires_at=now + dt.timedelta(seconds=seconds),
         created_at=now,
+        owner_id=principal.institution_id,
     )
     session.add(quote)
     await session.flush()
@@ -659,13 +723,62 @@ def quote_providers(quote: Quote) -> list[int]:
     return seen
 
 
-def leg_ids(transfer_id: uuid.UUID, count: int) -> list[uuid.UUID]:
-    """The ledger transfers of one exchange, derived from its transferId."""
-    return [uuid.uuid5(transfer_id, f"exchange leg {k}") for k in range(count)]
+def may_see_quote(principal: Principal, quote: Quote) -> bool:
+    """A quote is its requester's: the institution a participant asked for it, or the
+    operators for their own; operators see every quote."""
+    institution = visible_institution(principal)
+    return institution is None or (quote.owner_id is not None and quote.owner_id == institution)
 
 
 async def quotes_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Quote | None]:
     return in_key_order(await session.exec(select(Quote).where(Quote.id.in_(set(ids)))), ids, lambda row: row.id)
+
+
+EXCHANGE_LEGS = ExchangeLeg.__table__
+_EXCHANGE_TRANSFERS = (
+    select(ledger.TRANSFERS)
+    .join(EXCHANGE_LEGS, EXCHANGE_LEGS.c.transfer_id == ledger.TRANSFERS.c.id)
+    .where(EXCHANGE_LEGS.c.quote_id == bindparam("quote"))
+    .order_by(EXCHANGE_LEGS.c.position)
+)
+
+
+async def exchange_transfers(session: AsyncSession, quote_id: int) -> list:
+    """The ledger transfers an exchange of the quote posted, in order."""
+    connection = await session.connection()
+    return list(await connection.execute(_EXCHANGE_TRANSFERS, {"quote": quote_id}))
+
+
+async def _quote_for_exchange(
+    session: AsyncSession, principal: Principal, quote_id: int, transfer_id: uuid.UUID
+) -> tuple[Quote, bool]:
+    """(the quote, whether this exchange already happened). NOT_FOUND for a quote the
+    caller may not see; IDEMPOTENCY_CONFLICT for a transferId that executed another
+    quote (saying nothing of it); QUOTE_USED for a quote another exchange used."""
+    quote = await session.get(Quote, quote_id)
+    if quote is None or not may_see_quote(principal, quote):
+        raise DomainError(ErrorCode.NOT_FOUND, "No such quote.", ["quoteId"])
+    if quote.state is QuoteState.USED and quote.used_by == transfer_id:
+        return quote, True
+    other = (await session.exec(select(Quote.id).where(Quote.used_by == transfer_id))).first()
+    if other is not None:
+        raise DomainError(
+            ErrorCode.IDEMPOTENCY_CONFLICT, "This transferId was used by another exchange.", ["transferId"]
+        )
+    if quote.state is QuoteState.USED:
+        raise DomainError(ErrorCode.QUOTE_USED, "The quote has been used.", ["quoteId"])
+    return quote, False
+
+
+async def _claim(session: AsyncSession, quote: Quote, transfer_id: uuid.UUID) -> bool:
+    """Mark the quote used by this exchange; False when a concurrent one took it first."""
+    connection = await session.connection()
+    used = await connection.execute(
+        update(Quote)
+        .where(Quote.id == quote.id, Quote.state == QuoteState.OPEN)
+        .values(state=QuoteState.USED, used_by=transfer_id)
+    )
+    return used.rowcount == 1
 
 
 async def exchange(
@@ -678,19 +791,13 @@ async def exchange(
     credit_account_id: int,
     now: dt.datetime,
 ) -> list:
-    """Post the quote's legs atomically; a replay of the same transferId returns them."""
+    """Post the quote's legs atomically; a replay of the same transferId returns them.
+    Only the quote's owner (or an operator) executes it, once."""
     require(principal, Action.WRITE_OWN)
-    quote = await session.get(Quote, quote_id)
-    if quote is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No such quote.", ["quoteId"])
-    accounts = dict(
-        zip(
-            (debit_account_id, credit_account_id),
-            await ledger.accounts_by_id(session, [debit_account_id, credit_account_id]),
-            strict=True,
-        )
-    )
-    debit, credit = accounts[debit_account_id], accounts[credit_account_id]
+    quote, done = await _quote_for_exchange(session, principal, quote_id, transfer_id)
+    if done:
+        return await exchange_transfers(session, quote.id)
+    debit, credit = await ledger.accounts_by_id(session, [debit_account_id, credit_account_id])
     if debit is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such account.", ["debitAccountId"])
     if credit is None:
@@ -699,23 +806,6 @@ async def exchange(
         raise DomainError(
             ErrorCode.FORBIDDEN, "A participant exchanges only from its own accounts.", ["debitAccountId"]
         )
-    currencies = quote.path.split(",")
-    amounts = [int(a) for a in quote.amounts.split(",")]
-    providers = [int(p) for p in quote.providers.split(",")]
-    positions = await _positions(session, set(currencies), now)
-    legs = conversion_legs(
-        currencies,
-        providers,
-        amounts,
-        {key: position.account_id for key, position in positions.items()},
-        debit_account_id,
-        credit_account_id,
-    )
-    ids = leg_ids(transfer_id, len(legs))
-    if quote.state is QuoteState.USED:
-        if quote.used_by == transfer_id:
-            return [await ledger.transfer_by_key(session, key) for key in ids]
-        raise DomainError(ErrorCode.QUOTE_USED, "The quote has been used.", ["quoteId"])
     if quote_state(quote, now) is QuoteState.EXPIRED:
         raise DomainError(ErrorCode.QUOTE_EXPIRED, "The quote has expired; request a new one.", ["quoteId"])
     if debit.currency_code != quote.sell_currency:
@@ -726,44 +816,54 @@ async def exchange(
         raise DomainError(
             ErrorCode.CURRENCY_MISMATCH, f"The credit account must be in {quote.buy_currency}.", ["creditAccountId"]
         )
-    connection = await session.connection()
-    used = await connection.execute(
-        update(Quote)
-        .where(Quote.id == quote.id, Quote.state == QuoteState.OPEN)
-        .values(state=QuoteState.USED, used_by=transfer_id)
+    if not await _claim(session, quote, transfer_id):
+        # A concurrent exchange took it first (it committed, or we would still be waiting):
+        # ours replayed, or another.
+        await session.refresh(quote)
+        await _quote_for_exchange(session, principal, quote_id, transfer_id)  # raises unless it was ours
+        return await exchange_transfers(session, quote.id)
+    transfers = await _post_exchange_legs(session, quote, transfer_id, debit_account_id, credit_account_id, now)
+    session.add_all(
+        ExchangeLeg(quote_id=quote.id, position=k, transfer_id=transfer.id) for k, transfer in enumerate(transfers)
     )
-    if used.rowcount != 1:  # a concurrent exchange took it first: ours, replayed, or another
-        taken = (await connection.execute(select(Quote.used_by).where(Quote.id == quote.id))).scalar_one()
-        if taken == transfer_id:
-            return [await ledger.transfer_by_key(session, key) for key in ids]
-        raise DomainError(ErrorCode.QUOTE_USED, "The quote has been used.", ["quoteId"])
+    await session.flush()
+    return transfers
+
+
+async def _post_exchange_legs(
+    session: AsyncSession, quote: Quote, transfer_id: uuid.UUID, debit_id: int, credit_id: int, now: dt.datetime
+) -> list:
+    currencies = quote.path.split(",")
+    amounts = [int(a) for a in quote.amounts.split(",")]
+    providers = [int(p) for p in quote.providers.split(",")]
+    positions = await _positions(session, set(currencies), now)
+    legs = conversion_legs(
+        currencies, providers, amounts, {key: p.account_id for key, p in positions.items()}, debit_id, credit_id
+    )
     units = await reference.minor_units(session)
     specs = [
         ledger.TransferSpec(
-            key,
+            uuid.uuid4(),  # the quote, claimed above, is what makes a replay
             source,
             target,
             Decimal(amount).scaleb(-units[currency]),
             currency,
             reference=f"exchange {transfer_id} leg {k + 1}",
         )
-        for k, (key, (source, target, amount, currency)) in enumerate(zip(ids, legs, strict=True))
+        for k, (source, target, amount, currency) in enumerate(legs)
     ]
     outcomes = await ledger.create_transfers(session, SYSTEM, specs, atomic=True, now=now)
     for k, outcome in enumerate(outcomes):
         error = outcome.error
-        if error is not None and error.code is not ErrorCode.ATOMIC_BATCH_FAILED:
-            if error.code is ErrorCode.INSUFFICIENT_FUNDS:
-                if k == 0:
-                    raise DomainError(
-                        ErrorCode.INSUFFICIENT_FUNDS,
-                        "The debit account's available balance is too low.",
-                        ["debitAccountId"],
-                    )
-                raise DomainError(
-                    ErrorCode.INSUFFICIENT_LIQUIDITY, "An FX provider's position can no longer pay this quote."
-                )
+        if error is None or error.code is ErrorCode.ATOMIC_BATCH_FAILED:
+            continue
+        if error.code is ErrorCode.INSUFFICIENT_FUNDS and k == 0:
             raise DomainError(
-                error.code, error.message, ["transferId"] if error.code is ErrorCode.IDEMPOTENCY_CONFLICT else None
+                ErrorCode.INSUFFICIENT_FUNDS, "The debit account's available balance is too low.", ["debitAccountId"]
             )
+        if error.code is ErrorCode.INSUFFICIENT_FUNDS:
+            raise DomainError(
+                ErrorCode.INSUFFICIENT_LIQUIDITY, "An FX provider's position can no longer pay this quote."
+            )
+        raise DomainError(error.code, error.message)
     return [outcome.transfer for outcome in outcomes]

@@ -246,7 +246,9 @@ class Quote(Node):
 
 async def load_quote(info: Info, quote_id: int) -> Quote | None:
     (row,) = await context(info).read(lambda session: fx.quotes_by_id(session, [quote_id]))
-    return Quote.of(row, await minor_units(info)) if row is not None else None
+    if row is None or not fx.may_see_quote(principal(info), row):
+        return None
+    return Quote.of(row, await minor_units(info))
 
 
 register_node("Quote", load_quote)

@@ -176,7 +176,11 @@ async def test_exchange_errors_change_nothing(api):
     assert await attempt(debitAccountId=ids["ivan cny"]) == [("CURRENCY_MISMATCH", ["input", "debitAccountId"])]
     assert await attempt(creditAccountId=ids["ivan"]) == [("CURRENCY_MISMATCH", ["input", "creditAccountId"])]
     sbi_key = await api.new_key(Role.PARTICIPANT, pk(ids["sbi"]))
-    assert await attempt(key=sbi_key) == [("FORBIDDEN", ["input", "debitAccountId"])]
+    # Another institution sees no quote of the operator's; on its own quote it may debit
+    # only its own accounts.
+    assert await attempt(key=sbi_key) == [("NOT_FOUND", ["input", "quoteId"])]
+    own = (await api(QUOTE, quote_input(sellAmount="10.00"), key=sbi_key))["requestQuote"]["quote"]
+    assert await attempt(key=sbi_key, quoteId=own["id"]) == [("FORBIDDEN", ["input", "debitAccountId"])]
     # Ivan spends most of his roubles first.
     await send(api, transfer(ids["ivan"], ids["issue RUB"], "15000.00"))
     assert await attempt() == [("INSUFFICIENT_FUNDS", ["input", "debitAccountId"])]
