@@ -21,6 +21,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from corridor.db import AUTHENTICATION_OPTION
 from resolvers.access import Principal, authenticate, hash_secret
 
 CACHE_SECONDS = 1.0
@@ -59,6 +60,7 @@ class Authenticator:
             del self._cache[digest]
         revocations = self._revocations
         async with self._sessions() as session:
+            await session.connection(execution_options={AUTHENTICATION_OPTION: True})
             principal = await authenticate(session, authorization)
         # The entry's age counts from before the read, so it never outlives the
         # database state it was read from by more than CACHE_SECONDS.

@@ -17,6 +17,8 @@ from corridor.settings import Settings
 
 # Execution option that marks a connection's transaction as one that writes.
 WRITE_OPTION = "corridor_write"
+# Execution option that marks the key lookup of authentication (not a request's own work).
+AUTHENTICATION_OPTION = "corridor_authentication"
 
 
 def is_sqlite(url: str) -> bool:

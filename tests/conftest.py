@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import models
 from corridor import migrate
 from corridor.app import create_app
+from corridor.db import AUTHENTICATION_OPTION
 from corridor.settings import Settings
 from models.access import Role
 from resolvers import access
@@ -142,11 +143,11 @@ class Api:
     @contextmanager
     def count_statements(self):
         """Count the SQL statements sent while the block runs: `with api.count_statements() as n: ...; n[0]`.
-        The API key's lookup is not counted: it happens once a second per key, not per request."""
+        Authentication's statements are not counted: they happen once a second per key, not per request."""
         counter = [0]
 
-        def before(_connection, _cursor, statement, *_args, **_kwargs):
-            if "FROM api_key" not in statement:
+        def before(connection, *_args, **_kwargs):
+            if not connection.get_execution_options().get(AUTHENTICATION_OPTION):
                 counter[0] += 1
 
         event.listen(self.engine.sync_engine, "before_cursor_execute", before)
