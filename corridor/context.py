@@ -8,11 +8,12 @@ which take the request's lock.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -20,7 +21,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from corridor.db import WRITE_OPTION
 from corridor.settings import Settings
+from models.base import utcnow
 from resolvers.access import Principal
+
+if TYPE_CHECKING:
+    from corridor.batcher import TransferBatcher
 
 T = TypeVar("T")
 log = logging.getLogger("corridor.context")
@@ -73,10 +78,12 @@ class Context:
     settings: Settings
     principal: Principal | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    # The request's clock, read once: every rule of the request sees the same time.
+    now: dt.datetime = field(default_factory=utcnow)
     # Filled by the schema layer on first use (schema.loaders.loaders).
     loaders: Any = None
-    # The process's group commit for createTransfers (corridor.batcher).
-    batcher: Any = None
+    # The process's group commit for createTransfers.
+    batcher: TransferBatcher | None = None
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _work: set[asyncio.Task] = field(default_factory=set)

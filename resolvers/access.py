@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import select
@@ -171,12 +172,13 @@ async def list_api_keys(
     return Page(rows=[KeyView.of(key) for key in page.rows], has_next=page.has_next, has_previous=page.has_previous)
 
 
-async def api_key(session: AsyncSession, principal: Principal, key_id: int) -> KeyView | None:
-    """One key for an operator; None when it is unknown or the caller is no operator."""
+async def api_keys_by_id(session: AsyncSession, principal: Principal, ids: Sequence[int]) -> list[KeyView | None]:
+    """Keys by id for an operator; None where unknown, and for anyone who is no operator."""
     if not allowed(principal, Action.MANAGE_KEYS):
-        return None
-    key = await session.get(ApiKey, key_id)
-    return KeyView.of(key) if key is not None else None
+        return [None] * len(ids)
+    keys = await session.exec(select(ApiKey).where(ApiKey.id.in_(set(ids))))
+    found = {key.id: KeyView.of(key) for key in keys}
+    return [found.get(key_id) for key_id in ids]
 
 
 async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: int, now: dt.datetime) -> KeyView:

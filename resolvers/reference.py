@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.reference import Country, CountryBloc, Currency, Institution, InstitutionKind
+from models.reference import Country, Currency, Institution, InstitutionKind
 from resolvers.access import Action, Principal, require
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
-from resolvers.pagination import Page, grouped_in_key_order, in_key_order, keyset_page
+from resolvers.pagination import Page, keyset_page
 
 # ISO 9362: 4-letter party prefix, 2-letter country code, 2-character location,
 # optional 3-character branch.
@@ -69,31 +68,6 @@ async def list_currencies(session: AsyncSession) -> list[Currency]:
 
 async def list_countries(session: AsyncSession) -> list[Country]:
     return list(await session.exec(select(Country).order_by(Country.code)))
-
-
-async def currencies_by_code(session: AsyncSession, codes: Sequence[str]) -> list[Currency | None]:
-    rows = await session.exec(select(Currency).where(Currency.code.in_(set(codes))))
-    return in_key_order(rows, codes, lambda row: row.code)
-
-
-async def countries_by_code(session: AsyncSession, codes: Sequence[str]) -> list[Country | None]:
-    rows = await session.exec(select(Country).where(Country.code.in_(set(codes))))
-    return in_key_order(rows, codes, lambda row: row.code)
-
-
-async def blocs_by_country(session: AsyncSession, codes: Sequence[str]) -> list[list[str]]:
-    statement = (
-        select(CountryBloc)
-        .where(CountryBloc.country_code.in_(set(codes)))
-        .order_by(CountryBloc.country_code, CountryBloc.bloc)
-    )
-    rows = grouped_in_key_order(await session.exec(statement), codes, lambda row: row.country_code)
-    return [[row.bloc for row in group] for group in rows]
-
-
-async def institutions_by_id(session: AsyncSession, ids: Sequence[int]) -> list[Institution | None]:
-    rows = await session.exec(select(Institution).where(Institution.id.in_(set(ids))))
-    return in_key_order(rows, ids, lambda row: row.id)
 
 
 async def institution_by_bic(session: AsyncSession, bic: str) -> Institution | None:

@@ -9,7 +9,6 @@ from strawberry.types import Info
 
 from corridor.auth import forget_key
 from models import access as models
-from models.base import utcnow
 from resolvers import access
 from schema.base import (
     Node,
@@ -20,12 +19,14 @@ from schema.base import (
     decode_cursor,
     decode_id,
     global_id,
+    mutate,
+    now,
     page_info,
     principal,
     user_errors,
 )
-from schema.node import register_node
-from schema.reference import Institution, load_institution
+from schema.loaders import loaders
+from schema.reference import Institution
 
 Role = strawberry.enum(models.Role, name="Role")
 
@@ -39,7 +40,7 @@ class Viewer:
     async def institution(self, info: Info) -> Institution | None:
         if self._institution_id is None:
             return None
-        return await load_institution(info, self._institution_id)
+        return await Institution.resolve_node(info, self._institution_id)
 
 
 @strawberry.type(description="An API key as the operator sees it: never its secret.")
@@ -64,19 +65,17 @@ class ApiKey(Node):
             _institution_id=key.institution_id,
         )
 
+    @classmethod
+    async def resolve_node(cls, info: Info, key: int) -> ApiKey | None:
+        """A key for an operator only (the loader answers None to anyone else)."""
+        found = await loaders(info).api_key.load(key)
+        return cls.of(found) if found is not None else None
+
     @strawberry.field
     async def institution(self, info: Info) -> Institution | None:
         if self._institution_id is None:
             return None
-        return await load_institution(info, self._institution_id)
-
-
-async def load_api_key(info: Info, key_id: int) -> ApiKey | None:
-    key = await context(info).read(lambda session: access.api_key(session, principal(info), key_id))
-    return ApiKey.of(key) if key is not None else None
-
-
-register_node("ApiKey", load_api_key)
+        return await Institution.resolve_node(info, self._institution_id)
 
 
 @strawberry.type
@@ -138,10 +137,8 @@ class AccessMutation:
             if input.institution_id is not None
             else None
         )
-        key, secret = await context(info).write(
-            lambda session: access.create_api_key(
-                session, caller, role=input.role, label=input.label, institution_id=institution_id
-            )
+        key, secret = await mutate(
+            info, access.create_api_key, role=input.role, label=input.label, institution_id=institution_id
         )
         return ApiKeyPayload(secret=secret, api_key=ApiKey.of(key))
 
@@ -153,10 +150,6 @@ class AccessMutation:
         caller = principal(info)
         access.require(caller, access.Action.MANAGE_KEYS)
         key_id = decode_id(id, "ApiKey", "id")
-
-        async def work(session):
-            return await access.revoke_api_key(session, caller, key_id, utcnow())
-
-        key = await context(info).write(work)
+        key = await mutate(info, access.revoke_api_key, key_id, now(info))
         forget_key(key.id)  # committed: this process stops accepting the key now
         return ApiKeyPayload(api_key=ApiKey.of(key))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import functools
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -156,6 +157,24 @@ def principal(info: Info) -> Principal:
     caller = info.context.principal
     assert caller is not None, "the endpoint authenticates every request before execution"
     return caller
+
+
+def now(info: Info) -> dt.datetime:
+    """The request's clock, read once when the request began (Context.now)."""
+    return info.context.now
+
+
+T = TypeVar("T")
+
+
+async def mutate(info: Info, work: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+    """The one way a mutation writes: `work(session, principal, *args, **kwargs)` (a
+    resolver-layer function) in a write transaction of its own, committed when it
+    returns and rolled back when it raises, tried again when the database refuses it
+    for a reason a new try resolves (Context.write). Pass `now=now(info)` where the rule
+    needs the time, so one request sees one clock."""
+    caller = principal(info)
+    return await context(info).write(lambda session: work(session, caller, *args, **kwargs))
 
 
 P = TypeVar("P")

@@ -11,19 +11,18 @@ import strawberry
 from strawberry.types import Info
 
 from models import fx as models
-from models.base import utcnow
 from resolvers import fx
 from resolvers.errors import DomainError, ErrorCode
-from schema.base import Money, Node, UserError, context, decode_id, global_id, principal, user_errors
+from schema.base import Money, Node, UserError, context, decode_id, global_id, mutate, now, principal, user_errors
 from schema.ledger import Transfer, money
 from schema.loaders import loaders, minor_units
-from schema.node import register_node
-from schema.reference import Institution, load_institution
+from schema.reference import Institution
 
 
-def _at(at: dt.datetime | None) -> dt.datetime:
+def _at(info: Info, at: dt.datetime | None) -> dt.datetime:
+    """The time a rate-dependent field is asked at: given with a zone, or the request's now."""
     if at is None:
-        return utcnow()
+        return now(info)
     if at.tzinfo is None:
         raise DomainError(ErrorCode.INVALID_INPUT, "at needs a time zone (e.g. 2026-01-31T12:00:00Z).", ["at"])
     return at
@@ -95,6 +94,12 @@ class Basket(Node):
     def of(cls, row: models.Basket) -> Basket:
         return cls(id=global_id("Basket", row.id), code=row.code, name=row.name, defined_at=row.defined_at, _row=row)
 
+    @classmethod
+    async def resolve_node(cls, info: Info, key: int) -> Basket | None:
+        """Baskets are public figures: every caller sees them."""
+        row = await loaders(info).basket.load(key)
+        return cls.of(row) if row is not None else None
+
     @strawberry.field
     async def components(self, info: Info) -> list[BasketComponent]:
         rows = await loaders(info).basket_components.load(self._row.id)
@@ -102,20 +107,12 @@ class Basket(Node):
 
     @strawberry.field(description="The value of one basket unit, from the rates in force at `at` (default: now).")
     async def value(self, info: Info, currency: str, at: dt.datetime | None = None) -> Money | None:
-        when = _at(at)
+        when = _at(info, at)
         rows = await loaders(info).basket_components.load(self._row.id)
         valued = await context(info).read(lambda session: fx.basket_value(session, rows, currency, when))
         if valued is None:
             return None
         return Money(amount=valued[0], currency=currency.strip().upper())
-
-
-async def load_basket(info: Info, basket_id: int) -> Basket | None:
-    row = await loaders(info).basket.load(basket_id)
-    return Basket.of(row) if row is not None else None
-
-
-register_node("Basket", load_basket)
 
 
 @strawberry.input
@@ -147,7 +144,7 @@ class FxQuery:
     async def exchange_rate(
         self, info: Info, base: str, quote: str, at: dt.datetime | None = None
     ) -> ExchangeRate | None:
-        when = _at(at)
+        when = _at(info, at)
         rate = await context(info).read(lambda session: fx.exchange_rate(session, base, quote, when))
         return ExchangeRate.of(rate) if rate is not None else None
 
@@ -159,7 +156,7 @@ class FxQuery:
         to: str,
         avoid: list[str] | None = None,
     ) -> ConversionPath | None:
-        path = await context(info).read(lambda session: fx.conversion_path(session, from_, to, avoid or [], utcnow()))
+        path = await context(info).read(lambda session: fx.conversion_path(session, from_, to, avoid or [], now(info)))
         return ConversionPath.of(path) if path is not None else None
 
     @strawberry.field
@@ -169,7 +166,7 @@ class FxQuery:
 
     @strawberry.field(description="The US dollar index computed with the ICE formula from the rates in force at `at`.")
     async def dollar_index(self, info: Info, at: dt.datetime | None = None) -> Decimal | None:
-        when = _at(at)
+        when = _at(info, at)
         return await context(info).read(lambda session: fx.dollar_index(session, when))
 
 
@@ -178,13 +175,8 @@ class FxMutation:
     @strawberry.mutation
     async def publish_rates(self, info: Info, rates: list[ExchangeRateInput]) -> PublishRatesPayload:
         specs = [fx.RateSpec(r.base, r.quote, r.rate, r.source, r.as_of) for r in rates]
-        now = utcnow()
-
-        async def work(session):
-            return await fx.publish_rates(session, principal(info), specs, now=now)
-
         try:
-            stored = await context(info).write(work)
+            stored = await mutate(info, fx.publish_rates, specs, now=now(info))
         except DomainError as error:
             return PublishRatesPayload(errors=[UserError.of(error.under("rates"))])
         return PublishRatesPayload(rates=[ExchangeRate.of(rate) for rate in stored])
@@ -193,21 +185,17 @@ class FxMutation:
     @user_errors(BasketPayload, "input")
     async def define_basket(self, info: Info, input: DefineBasketInput) -> BasketPayload:
         components = [fx.ComponentSpec(c.currency, c.weight) for c in input.components]
-        now = utcnow()
-
-        async def work(session):
-            return await fx.define_basket(
-                session,
-                principal(info),
-                code=input.code,
-                name=input.name,
-                components=components,
-                initial_value=input.initial_value,
-                value_currency=input.value_currency,
-                now=now,
-            )
-
-        return BasketPayload(basket=Basket.of(await context(info).write(work)))
+        row = await mutate(
+            info,
+            fx.define_basket,
+            code=input.code,
+            name=input.name,
+            components=components,
+            initial_value=input.initial_value,
+            value_currency=input.value_currency,
+            now=now(info),
+        )
+        return BasketPayload(basket=Basket.of(row))
 
 
 QuoteState = strawberry.enum(models.QuoteState, name="QuoteState")
@@ -227,31 +215,30 @@ class Quote(Node):
     _row: strawberry.Private[models.Quote]
 
     @classmethod
-    def of(cls, row: models.Quote, units: dict[str, int]) -> Quote:
+    def of(cls, row: models.Quote, units: dict[str, int], at: dt.datetime) -> Quote:
         return cls(
             id=global_id("Quote", row.id),
             sell_amount=money(row.sell_amount, row.sell_currency, units),
             buy_amount=money(row.buy_amount, row.buy_currency, units),
             rate=Decimal(row.rate),
             path=row.path.split(","),
-            state=fx.quote_state(row, utcnow()),
+            state=fx.quote_state(row, at),
             expires_at=row.expires_at,
             _row=row,
         )
 
+    @classmethod
+    async def resolve_node(cls, info: Info, key: int) -> Quote | None:
+        """A quote for its requester and the operator only."""
+        row = await loaders(info).quote.load(key)
+        if row is None or not fx.may_see_quote(principal(info), row):
+            return None
+        return cls.of(row, await minor_units(info), now(info))
+
     @strawberry.field
     async def providers(self, info: Info) -> list[Institution]:
-        return [await load_institution(info, provider) for provider in fx.quote_providers(self._row)]
-
-
-async def load_quote(info: Info, quote_id: int) -> Quote | None:
-    (row,) = await context(info).read(lambda session: fx.quotes_by_id(session, [quote_id]))
-    if row is None or not fx.may_see_quote(principal(info), row):
-        return None
-    return Quote.of(row, await minor_units(info))
-
-
-register_node("Quote", load_quote)
+        rows = await loaders(info).institution.load_many(fx.quote_providers(self._row))
+        return [Institution.of(row) for row in rows]
 
 
 @strawberry.input
@@ -293,24 +280,18 @@ class QuoteMutation:
     @strawberry.mutation
     @user_errors(QuotePayload, "input")
     async def request_quote(self, info: Info, input: QuoteInput) -> QuotePayload:
-        ctx = context(info)
-        now = utcnow()
-
-        async def work(session):
-            return await fx.request_quote(
-                session,
-                principal(info),
-                sell_currency=input.sell_currency,
-                buy_currency=input.buy_currency,
-                sell_amount=input.sell_amount,
-                buy_amount=input.buy_amount,
-                avoid=input.avoid or [],
-                now=now,
-                seconds=ctx.settings.quote_seconds,
-            )
-
-        row = await ctx.write(work)
-        return QuotePayload(quote=Quote.of(row, await minor_units(info)))
+        row = await mutate(
+            info,
+            fx.request_quote,
+            sell_currency=input.sell_currency,
+            buy_currency=input.buy_currency,
+            sell_amount=input.sell_amount,
+            buy_amount=input.buy_amount,
+            avoid=input.avoid or [],
+            now=now(info),
+            seconds=context(info).settings.quote_seconds,
+        )
+        return QuotePayload(quote=Quote.of(row, await minor_units(info), now(info)))
 
     @strawberry.mutation
     @user_errors(ExchangePayload, "input")
@@ -318,19 +299,14 @@ class QuoteMutation:
         quote_id = decode_id(input.quote_id, "Quote", "quoteId")
         debit = decode_id(input.debit_account_id, "Account", "debitAccountId")
         credit = decode_id(input.credit_account_id, "Account", "creditAccountId")
-        now = utcnow()
-
-        async def work(session):
-            return await fx.exchange(
-                session,
-                principal(info),
-                transfer_id=input.transfer_id,
-                quote_id=quote_id,
-                debit_account_id=debit,
-                credit_account_id=credit,
-                now=now,
-            )
-
-        legs = await context(info).write(work)
+        legs = await mutate(
+            info,
+            fx.exchange,
+            transfer_id=input.transfer_id,
+            quote_id=quote_id,
+            debit_account_id=debit,
+            credit_account_id=credit,
+            now=now(info),
+        )
         units = await minor_units(info)
-        return ExchangePayload(transfers=[Transfer.of(leg, units, now) for leg in legs])
+        return ExchangePayload(transfers=[Transfer.of(leg, units, now(info)) for leg in legs])

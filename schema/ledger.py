@@ -9,11 +9,10 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
-from corridor.money import from_minor
 from models import ledger as models
-from models.base import utcnow
 from resolvers import ledger
 from resolvers.errors import DomainError, ErrorCode
+from resolvers.money import from_minor
 from schema.base import (
     Money,
     Node,
@@ -24,13 +23,14 @@ from schema.base import (
     decode_cursor,
     decode_id,
     global_id,
+    mutate,
+    now,
     page_info,
     principal,
     user_errors,
 )
 from schema.loaders import loaders, minor_units
-from schema.node import register_node
-from schema.reference import Currency, Institution, load_institution
+from schema.reference import Currency, Institution
 
 AccountKind = strawberry.enum(models.AccountKind, name="AccountKind")
 TransferState = strawberry.enum(models.TransferState, name="TransferState")
@@ -52,9 +52,17 @@ class Account(Node):
     def of(cls, row) -> Account:
         return cls(id=global_id("Account", row.id), name=row.name, kind=row.kind, created_at=row.created_at, _row=row)
 
+    @classmethod
+    async def resolve_node(cls, info: Info, key: int) -> Account | None:
+        """An account for its institution and the operator."""
+        row = await loaders(info).account.load(key)
+        if row is None or not ledger.may_see_account(principal(info), row):
+            return None
+        return cls.of(row)
+
     @strawberry.field
     async def owner(self, info: Info) -> Institution:
-        return await load_institution(info, self._row.owner_id)
+        return await Institution.resolve_node(info, self._row.owner_id)
 
     @strawberry.field
     async def currency(self, info: Info) -> Currency:
@@ -113,19 +121,11 @@ class Account(Node):
                 session, self._row.id, first=first, after=after_key, last=last, before=before_key
             )
         )
-        units = await minor_units(info)
-        now = utcnow()
+        units, clock = await minor_units(info), now(info)
         return TransferConnection(
             page_info=page_info(page, lambda row: row.id),
-            edges=[TransferEdge(cursor=cursor(row.id), node=Transfer.of(row, units, now)) for row in page.rows],
+            edges=[TransferEdge(cursor=cursor(row.id), node=Transfer.of(row, units, clock)) for row in page.rows],
         )
-
-
-async def load_account(info: Info, account_id: int) -> Account | None:
-    row = await loaders(info).account.load(account_id)
-    if row is None or not ledger.may_see_account(principal(info), row):
-        return None
-    return Account.of(row)
 
 
 @strawberry.type
@@ -171,6 +171,10 @@ class Transfer(Node):
             _row=row,
         )
 
+    @classmethod
+    async def resolve_node(cls, info: Info, key: int) -> Transfer | None:
+        return await visible_transfer(info, await loaders(info).transfer.load(key))
+
     @strawberry.field
     async def debit_account(self, info: Info) -> Account:
         return Account.of(await loaders(info).account.load(self._row.debit_account_id))
@@ -192,21 +196,14 @@ class TransferConnection:
     edges: list[TransferEdge]
 
 
-async def load_transfer(info: Info, transfer_id: int) -> Transfer | None:
-    caller = principal(info)
-
-    async def fetch(session):
-        (row,) = await ledger.transfers_by_id(session, [transfer_id])
-        if row is None or not await ledger.may_see_transfer(session, caller, row):
-            return None
-        return row
-
-    row = await context(info).read(fetch)
-    return Transfer.of(row, await minor_units(info), utcnow()) if row is not None else None
-
-
-register_node("Account", load_account)
-register_node("Transfer", load_transfer)
+async def visible_transfer(info: Info, row) -> Transfer | None:
+    """The transfer, if the caller sees it (its accounts load through the request's loader)."""
+    if row is None:
+        return None
+    debit, credit = await loaders(info).account.load_many([row.debit_account_id, row.credit_account_id])
+    if not ledger.may_see_transfer(principal(info), debit.owner_id, credit.owner_id):
+        return None
+    return Transfer.of(row, await minor_units(info), now(info))
 
 
 async def institution_accounts(
@@ -317,14 +314,36 @@ async def create_transfers(_root, info, transfers: list[dict], atomic: bool | No
         outcomes = await ctx.batcher.submit(ctx.principal, specs, bool(atomic))
     except DomainError as error:  # the whole request refused (e.g. an ANALYST key)
         return CreateTransfersPayload(results=[TransferResult(errors=[UserError.of(error)]) for _ in transfers])
-    now = utcnow()
     units = await minor_units(info)
-    return CreateTransfersPayload(results=[_result(outcome, units, now, "transfers") for outcome in outcomes])
+    return CreateTransfersPayload(results=[_result(outcome, units, ctx.now, "transfers") for outcome in outcomes])
 
 
-def install_fast_resolvers(graphql_schema) -> None:
-    """Put `create_transfers` on the graphql-core field that LedgerMutation declares."""
-    field = graphql_schema.mutation_type.fields["createTransfers"]
+# What `create_transfers` reads of the field: its arguments, and of each TransferInput
+# (by `_spec`), these fields. The fence below holds the declaration to them.
+FAST_ARGUMENTS = {"transfers", "atomic"}
+FAST_INPUT_FIELDS = {
+    "transferId",
+    "debitAccountId",
+    "creditAccountId",
+    "amount",
+    "currency",
+    "pending",
+    "timeoutSeconds",
+    "reference",
+}
+
+
+def install_fast_resolvers(schema) -> None:
+    """Put `create_transfers` on the graphql-core field that LedgerMutation declares, after
+    checking that nothing of the declaration would be skipped: the field takes exactly
+    the arguments the fast resolver reads, each TransferInput exactly the fields `_spec`
+    reads, and the declared field carries no extension and no permission class (which
+    strawberry's resolver would run and the fast one would not)."""
+    declared = schema.get_type_by_name("Mutation").get_field("create_transfers")
+    assert not declared.extensions and not declared.permission_classes, "createTransfers: would be skipped"
+    field = schema._schema.mutation_type.fields["createTransfers"]
+    assert set(field.args) == FAST_ARGUMENTS, f"createTransfers takes {set(field.args)}, the fast resolver reads"
+    assert set(schema._schema.type_map["TransferInput"].fields) == FAST_INPUT_FIELDS, "TransferInput changed"
     field.resolve = create_transfers
 
 
@@ -338,16 +357,8 @@ def _result(outcome: ledger.TransferOutcome, units: dict[str, int], now: dt.date
 class LedgerQuery:
     @strawberry.field
     async def transfer(self, info: Info, transfer_id: uuid.UUID) -> Transfer | None:
-        caller = principal(info)
-
-        async def fetch(session):
-            row = await ledger.transfer_by_key(session, transfer_id)
-            if row is None or not await ledger.may_see_transfer(session, caller, row):
-                return None
-            return row
-
-        row = await context(info).read(fetch)
-        return Transfer.of(row, await minor_units(info), utcnow()) if row is not None else None
+        row = await context(info).read(lambda session: ledger.transfer_by_key(session, transfer_id))
+        return await visible_transfer(info, row)
 
 
 @strawberry.type
@@ -356,13 +367,10 @@ class LedgerMutation:
     @user_errors(AccountPayload, "input")
     async def open_account(self, info: Info, input: OpenAccountInput) -> AccountPayload:
         owner_id = decode_id(input.owner_id, "Institution", "ownerId")
-
-        async def work(session):
-            return await ledger.open_account(
-                session, principal(info), owner_id=owner_id, name=input.name, currency=input.currency, kind=input.kind
-            )
-
-        return AccountPayload(account=Account.of(await context(info).write(work)))
+        row = await mutate(
+            info, ledger.open_account, owner_id=owner_id, name=input.name, currency=input.currency, kind=input.kind
+        )
+        return AccountPayload(account=Account.of(row))
 
     @strawberry.mutation(
         description="Atomic: all transfers take effect or none does "
@@ -371,9 +379,11 @@ class LedgerMutation:
     async def create_transfers(
         self, info: Info, transfers: list[TransferInput], atomic: bool | None = False
     ) -> CreateTransfersPayload:
-        # The declaration of the field; the resolver that runs is the module's
-        # `create_transfers`, installed by `install_fast_resolvers` (same behaviour,
-        # without converting each input into a TransferInput object first).
+        """The declaration of the field. It does not run in the service: build_schema
+        installs the module's `create_transfers` on the graphql-core field instead (same
+        behaviour, without converting each input into a TransferInput object first), and
+        `install_fast_resolvers` checks that this declaration adds nothing it would skip.
+        It delegates to the same function, so that it answers alike if ever used."""
         raw = [strawberry.asdict(item) for item in transfers]
         keys = {
             "transfer_id": "transferId",
@@ -387,26 +397,17 @@ class LedgerMutation:
         description="Post a pending transfer, in full or for a smaller amount (the rest of the hold is released)."
     )
     async def post_transfer(self, info: Info, transfer_id: uuid.UUID, amount: Decimal | None = None) -> TransferResult:
-        now = utcnow()
-
-        async def work(session):
-            return await ledger.post_transfer(session, principal(info), transfer_id, amount, now=now)
-
-        return await _pending_result(info, work, now)
+        return await _pending_result(info, ledger.post_transfer, transfer_id, amount)
 
     @strawberry.mutation
     async def void_transfer(self, info: Info, transfer_id: uuid.UUID) -> TransferResult:
-        now = utcnow()
-
-        async def work(session):
-            return await ledger.void_transfer(session, principal(info), transfer_id, now=now)
-
-        return await _pending_result(info, work, now)
+        return await _pending_result(info, ledger.void_transfer, transfer_id)
 
 
-async def _pending_result(info: Info, work, now: dt.datetime) -> TransferResult:
+async def _pending_result(info: Info, work, *args) -> TransferResult:
+    """Post or void a hold (`work`), answered as a TransferResult."""
     try:
-        transfer, created = await context(info).write(work)
+        transfer, created = await mutate(info, work, *args, now=now(info))
     except DomainError as error:
         return TransferResult(errors=[UserError.of(error)])
-    return TransferResult(created=created, _row=transfer, _units=await minor_units(info), _now=now)
+    return TransferResult(created=created, _row=transfer, _units=await minor_units(info), _now=now(info))

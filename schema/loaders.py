@@ -12,8 +12,11 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from corridor.context import Context
-from models.base import utcnow
-from resolvers import cards, fx, ledger, reference
+from models import cards as card_models
+from models import fx as fx_models
+from models import ledger as ledger_models
+from models import reference as reference_models
+from resolvers import access, cards, ledger, reference, rows
 
 
 class SharedLoader(DataLoader):
@@ -31,6 +34,8 @@ class SharedLoader(DataLoader):
 
 
 class Loaders:
+    """The request's loaders, one per kind of row, each made on first use."""
+
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
 
@@ -42,72 +47,106 @@ class Loaders:
 
         return SharedLoader(load_fn=load)
 
+    def _rows(self, model: type) -> DataLoader:
+        """key -> the `model` row with that primary key, or None."""
+        return self._loader(lambda session, keys: rows.rows_by_id(session, model, keys))
+
+    def _children(self, model: type, parent: str, *order: str) -> DataLoader:
+        """key -> the `model` rows whose `parent` column is that key, in `order`."""
+        return self._loader(lambda session, keys: rows.rows_by_parent(session, model, parent, keys, *order))
+
     @cached_property
     def currency(self) -> DataLoader:
-        return self._loader(reference.currencies_by_code)
+        return self._rows(reference_models.Currency)
 
     @cached_property
     def country(self) -> DataLoader:
-        return self._loader(reference.countries_by_code)
+        return self._rows(reference_models.Country)
 
     @cached_property
     def blocs(self) -> DataLoader:
-        return self._loader(reference.blocs_by_country)
+        """country code -> its blocs' rows, by name."""
+        return self._children(reference_models.CountryBloc, "country_code", "bloc")
 
     @cached_property
     def institution(self) -> DataLoader:
-        return self._loader(reference.institutions_by_id)
+        return self._rows(reference_models.Institution)
 
     @cached_property
     def account(self) -> DataLoader:
-        return self._loader(ledger.accounts_by_id)
+        return self._rows(ledger_models.Account)
+
+    @cached_property
+    def transfer(self) -> DataLoader:
+        """transfer row id -> the transfer, as a plain row (the ledger reads them so)."""
+        return self._loader(lambda session, keys: rows.table_rows_by_id(session, ledger.TRANSFERS, keys))
 
     @cached_property
     def lapsed(self) -> DataLoader:
         """account id -> [lapsed pending debits, credits] (holds past expiry not yet swept)."""
+        now = self._ctx.now
 
         async def fetch(session, ids: Sequence[int]) -> list[Any]:
-            found = await ledger.lapsed_holds(session, ids, utcnow())
+            found = await ledger.lapsed_holds(session, ids, now)
             return [found.get(i) for i in ids]
 
         return self._loader(fetch)
 
     @cached_property
     def basket(self) -> DataLoader:
-        return self._loader(fx.baskets_by_id)
+        return self._rows(fx_models.Basket)
 
     @cached_property
     def basket_components(self) -> DataLoader:
-        return self._loader(fx.components_by_basket)
+        return self._children(fx_models.BasketComponent, "basket_id", "position")
+
+    @cached_property
+    def quote(self) -> DataLoader:
+        return self._rows(fx_models.Quote)
 
     @cached_property
     def card_scheme(self) -> DataLoader:
-        return self._loader(cards.schemes_by_id)
+        return self._rows(card_models.CardScheme)
+
+    @cached_property
+    def scheme_link(self) -> DataLoader:
+        return self._rows(card_models.SchemeLink)
 
     @cached_property
     def bin_ranges(self) -> DataLoader:
-        return self._loader(cards.ranges_by_scheme)
+        return self._children(card_models.BinRange, "scheme_id", "id")
 
     @cached_property
     def scheme_memberships(self) -> DataLoader:
-        return self._loader(cards.memberships_by_institution)
+        return self._children(card_models.SchemeMembership, "institution_id", "scheme_id")
 
     @cached_property
     def card(self) -> DataLoader:
-        return self._loader(cards.cards_by_id)
+        return self._rows(card_models.Card)
+
+    @cached_property
+    def acquired_card(self) -> DataLoader:
+        """card id -> whether the caller acquired an approved payment of it (and so sees it)."""
+        principal = self._ctx.principal
+        return self._loader(lambda session, ids: cards.acquired_cards(session, principal, ids))
 
     @cached_property
     def merchant(self) -> DataLoader:
-        return self._loader(cards.merchants_by_id)
+        return self._rows(card_models.Merchant)
 
     @cached_property
     def authorization(self) -> DataLoader:
-        return self._loader(cards.authorizations_by_id)
+        return self._rows(card_models.CardAuthorization)
 
     @cached_property
     def payment_transfers(self) -> DataLoader:
         """authorization id -> its ledger transfers, in order."""
         return self._loader(cards.payment_transfers)
+
+    @cached_property
+    def api_key(self) -> DataLoader:
+        principal = self._ctx.principal
+        return self._loader(lambda session, ids: access.api_keys_by_id(session, principal, ids))
 
 
 def loaders(info: Info) -> Loaders:

@@ -1,22 +1,18 @@
-"""Relay's Node: any entity by its global id. Each domain registers how to load its types."""
+"""Relay's Node: any entity by its global id.
+
+Each Node type owns its lookup: a `resolve_node(info, key)` classmethod that loads
+through the request's DataLoaders and applies the type's visibility, so `node(id:)`
+and every field that returns the type see the same rule. The types are the schema's
+own list (`CorridorSchema.node_types`, from the `types` build_schema passes).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from strawberry.types import Info
 
 from schema.base import node_key
-
-NodeLoader = Callable[[Info, int], Awaitable[Any]]
-
-_NODE_LOADERS: dict[str, NodeLoader] = {}
-
-
-def register_node(type_name: str, load: NodeLoader) -> None:
-    assert type_name not in _NODE_LOADERS, f"node type {type_name} registered twice"
-    _NODE_LOADERS[type_name] = load
 
 
 async def resolve_node(info: Info, value: str) -> Any:
@@ -25,7 +21,7 @@ async def resolve_node(info: Info, value: str) -> Any:
     if found is None:
         return None
     type_name, key = found
-    load = _NODE_LOADERS.get(type_name)
-    if load is None:
+    node_type = info.schema.node_types.get(type_name)
+    if node_type is None:
         return None
-    return await load(info, key)
+    return await node_type.resolve_node(info, key)

@@ -17,12 +17,11 @@ from schema.base import (
     cursor,
     decode_cursor,
     global_id,
+    mutate,
     page_info,
-    principal,
     user_errors,
 )
 from schema.loaders import loaders
-from schema.node import register_node
 
 if TYPE_CHECKING:
     from schema.cards import SchemeMembership
@@ -52,17 +51,18 @@ class Country:
     def of(cls, row: models.Country) -> Country:
         return cls(code=row.code, name=row.name, _currency_code=row.currency_code)
 
+    @classmethod
+    async def resolve(cls, info: Info, code: str) -> Country:
+        """A country by its code (through the request's loader)."""
+        return cls.of(await loaders(info).country.load(code))
+
     @strawberry.field
     async def currency(self, info: Info) -> Currency:
         return Currency.of(await loaders(info).currency.load(self._currency_code))
 
     @strawberry.field(description='Groupings the country belongs to, e.g. ["BRICS"].')
     async def blocs(self, info: Info) -> list[str]:
-        return await loaders(info).blocs.load(self.code)
-
-
-async def load_country(info: Info, code: str) -> Country:
-    return Country.of(await loaders(info).country.load(code))
+        return [row.bloc for row in await loaders(info).blocs.load(self.code)]
 
 
 @strawberry.type
@@ -85,9 +85,15 @@ class Institution(Node):
             _row=row,
         )
 
+    @classmethod
+    async def resolve_node(cls, info: Info, key: int) -> Institution | None:
+        """Institutions are reference data: every caller sees them."""
+        row = await loaders(info).institution.load(key)
+        return cls.of(row) if row is not None else None
+
     @strawberry.field
     async def country(self, info: Info) -> Country:
-        return await load_country(info, self._row.country_code)
+        return await Country.resolve(info, self._row.country_code)
 
     @strawberry.field(description="The institution's accounts, oldest first; empty for a caller who may not see them.")
     async def accounts(
@@ -104,14 +110,6 @@ class Institution(Node):
         from schema.cards import institution_memberships
 
         return await institution_memberships(info, self._row.id)
-
-
-async def load_institution(info: Info, institution_id: int) -> Institution | None:
-    row = await loaders(info).institution.load(institution_id)
-    return Institution.of(row) if row is not None else None
-
-
-register_node("Institution", load_institution)
 
 
 @strawberry.type
@@ -184,15 +182,13 @@ class ReferenceMutation:
     @strawberry.mutation
     @user_errors(InstitutionPayload, "input")
     async def create_institution(self, info: Info, input: InstitutionInput) -> InstitutionPayload:
-        row = await context(info).write(
-            lambda session: reference.create_institution(
-                session,
-                principal(info),
-                name=input.name,
-                bic=input.bic,
-                country_code=input.country_code,
-                kind=input.kind,
-                spread_bps=input.spread_bps,
-            )
+        row = await mutate(
+            info,
+            reference.create_institution,
+            name=input.name,
+            bic=input.bic,
+            country_code=input.country_code,
+            kind=input.kind,
+            spread_bps=input.spread_bps,
         )
         return InstitutionPayload(institution=Institution.of(row))

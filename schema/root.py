@@ -14,7 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from corridor.settings import Settings
-from schema.access import AccessMutation, AccessQuery
+from schema.access import AccessMutation, AccessQuery, ApiKey
 from schema.base import Money, Node
 from schema.cards import (
     Authorization,
@@ -60,6 +60,14 @@ class Mutation(
 
 
 class CorridorSchema(strawberry.Schema):
+    def __init__(self, *args, types: list[type], **kwargs) -> None:
+        super().__init__(*args, types=types, **kwargs)
+        # Node types by GraphQL name: where node(id:) finds each type's own lookup.
+        self.node_types = {
+            cls.__strawberry_definition__.name: cls for cls in types if issubclass(cls, Node) and cls is not Node
+        }
+        assert all(hasattr(cls, "resolve_node") for cls in self.node_types.values()), "a Node type owns its lookup"
+
     def process_errors(self, errors: list[GraphQLError], execution_context=None) -> None:
         # ErrorPolicy logs internal faults with the request id; business and
         # validation errors are answers, not server faults.
@@ -89,6 +97,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             Card,
             Merchant,
             Authorization,
+            ApiKey,
             Money,
         ],
         config=StrawberryConfig(auto_camel_case=True),
@@ -102,5 +111,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             ErrorPolicy,
         ],
     )
-    install_fast_resolvers(schema._schema)
+    install_fast_resolvers(schema)
     return schema

@@ -18,12 +18,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from corridor.db import WRITE_OPTION, create_engine, session_factory
-from corridor.money import from_minor
 from corridor.settings import Settings
-from models.ledger import AccountKind
+from models.ledger import Account, AccountKind
 from models.reference import InstitutionKind
 from resolvers import ledger, reference
 from resolvers.access import SYSTEM
+from resolvers.errors import DomainError
+from resolvers.money import from_minor
+from resolvers.rows import rows_by_id
 from tests.conftest import _clean
 
 # account name -> (currency, kind); index order is the order they are opened in.
@@ -351,7 +353,7 @@ def check_ledger_properties(database_url: str) -> None:
             async def attempt():
                 try:
                     _, created = await write(work)
-                except ledger.DomainError as error:
+                except DomainError as error:
                     return error.code.value
                 return None if created else "REPLAY"
 
@@ -372,7 +374,7 @@ def check_ledger_properties(database_url: str) -> None:
         def balances_match_the_model_and_the_invariants_hold(self):
             async def read():
                 async with sessions() as session:
-                    rows = await ledger.accounts_by_id(session, list(self.ids.values()))
+                    rows = await rows_by_id(session, Account, list(self.ids.values()))
                     lapsed = await ledger.lapsed_holds(session, self.ids.values(), self.model.now)
                     return rows, lapsed
 

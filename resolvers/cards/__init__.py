@@ -1,0 +1,112 @@
+"""Cards: schemes and their links, issuing, authorization of a payment, its lifecycle.
+
+Rules: ../shared/DESIGN.md, "Cards". `from resolvers import cards` gives every name
+below; each module imports only the ones above it:
+- `schemes`: card schemes and their BIN ranges, a PAN's scheme by longest prefix,
+  memberships (roles and status; `has_role`, `active_in`), links between schemes;
+- `issuing`: PAN checks (shape, Luhn) and the PAN's keyed hash, issuing cards and
+  their status, the masked PAN, merchants, and who sees a card or a merchant;
+- `authorization`: ISO 8583 response codes, `Decline`, authorizing a payment in the
+  design's steps (card, route, memberships, hold legs, approval), the link fee, the
+  scheme operator's FEE account, an authorization by its key;
+- `lifecycle`: capture, reversal and refunds (the refund's legs a pure function,
+  `refund_legs`), and what a payment shows: its state, the fee due, who sees it and
+  its card (`acquired_cards`: the cards a caller sees through payments it acquired),
+  its holds and transfers.
+Amounts are minor units, and every rounding rule is `resolvers.money`'s; holds and
+refunds post through the ledger's `post_legs`.
+"""
+
+from resolvers.cards.authorization import (
+    APPROVED,
+    RESPONSE_CODES,
+    AuthorizeRequest,
+    Decline,
+    authorization_by_key,
+    authorize_payment,
+    fee_account_of,
+    link_fee,
+)
+from resolvers.cards.issuing import (
+    check_pan,
+    create_merchant,
+    issue_card,
+    luhn_valid,
+    masked_pan,
+    may_see_card,
+    may_see_merchant,
+    pan_hash,
+    pan_shaped,
+    set_card_status,
+)
+from resolvers.cards.lifecycle import (
+    RefundLegs,
+    acquired_cards,
+    authorization_state,
+    capture_payment,
+    fee_due,
+    may_see_authorization,
+    may_see_payment_card,
+    payment_holds,
+    payment_transfers,
+    refund_legs,
+    refund_payment,
+    reverse_payment,
+)
+from resolvers.cards.schemes import (
+    BinRangeSpec,
+    active_in,
+    create_card_scheme,
+    has_role,
+    list_links,
+    list_schemes,
+    longest_prefix,
+    scheme_by_code,
+    scheme_for_pan,
+    set_scheme_link,
+    set_scheme_membership,
+)
+
+__all__ = [
+    "APPROVED",
+    "RESPONSE_CODES",
+    "AuthorizeRequest",
+    "BinRangeSpec",
+    "Decline",
+    "RefundLegs",
+    "acquired_cards",
+    "active_in",
+    "authorization_by_key",
+    "authorization_state",
+    "authorize_payment",
+    "capture_payment",
+    "check_pan",
+    "create_card_scheme",
+    "create_merchant",
+    "fee_account_of",
+    "fee_due",
+    "has_role",
+    "issue_card",
+    "link_fee",
+    "list_links",
+    "list_schemes",
+    "longest_prefix",
+    "luhn_valid",
+    "masked_pan",
+    "may_see_authorization",
+    "may_see_card",
+    "may_see_merchant",
+    "may_see_payment_card",
+    "pan_hash",
+    "pan_shaped",
+    "payment_holds",
+    "payment_transfers",
+    "refund_legs",
+    "refund_payment",
+    "reverse_payment",
+    "scheme_by_code",
+    "scheme_for_pan",
+    "set_card_status",
+    "set_scheme_link",
+    "set_scheme_membership",
+]

@@ -1,0 +1,147 @@
+"""Rates: their bounds, publishing them, and the rates in force at a time (stored pairs
+and the inverses derived from them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.fx import ExchangeRate
+from models.reference import Institution, InstitutionKind
+from resolvers import reference
+from resolvers.access import Action, Principal, require
+from resolvers.errors import DomainError, ErrorCode, invalid
+from resolvers.money import ONE, SIGNIFICANT, WIDE, plain, significant, significant_digits
+
+# Rates lie within these bounds (and so do their inverses): wide enough for gold in
+# rials, narrow enough that products of a few legs stay inside the WIDE context; what
+# is computed from them is bounded where it becomes an amount (resolvers.money, basket values).
+# A stored rate outside them (from before they were enforced) is ignored, never allowed
+# to break the pairs around it.
+RATE_MIN = Decimal("1E-12")
+RATE_MAX = Decimal("1E+12")
+MAX_RATES = 1000
+SOURCE_MAX = 100
+
+
+def rate_in_range(rate: Decimal) -> bool:
+    return rate.is_finite() and RATE_MIN <= rate <= RATE_MAX
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate as the API shows it: stored, or derived as the inverse of a stored one."""
+
+    base: str
+    quote: str
+    rate: Decimal
+    source: str
+    as_of: dt.datetime
+
+    def inverse(self) -> Rate:
+        return Rate(self.quote, self.base, significant(WIDE.divide(ONE, self.rate)), self.source, self.as_of)
+
+
+@dataclass(frozen=True)
+class RateSpec:
+    base: str
+    quote: str
+    rate: Decimal
+    source: str | None = None
+    as_of: dt.datetime | None = None
+
+
+def _row_rate(row: ExchangeRate) -> Rate | None:
+    """The stored rate, or None for one that could never be used (outside the bounds)."""
+    try:
+        rate = Decimal(row.rate)
+    except ArithmeticError:
+        return None
+    return Rate(row.base, row.quote, rate, row.source, row.as_of) if rate_in_range(rate) else None
+
+
+async def publish_rates(
+    session: AsyncSession, principal: Principal, specs: Sequence[RateSpec], *, now: dt.datetime
+) -> list[Rate]:
+    """Store the rates, all or none; errors point at ["<index>", field]."""
+    await _require_rate_publisher(session, principal)
+    if not specs or len(specs) > MAX_RATES:
+        raise invalid(f"Publish 1 to {MAX_RATES} rates at a time.")
+    known = await reference.minor_units(session)
+    rows = [_rate_row(spec, str(index), known, now) for index, spec in enumerate(specs)]
+    session.add_all(rows)
+    await session.flush()
+    return [_row_rate(row) for row in rows]
+
+
+def _rate_row(spec: RateSpec, where: str, known: dict[str, int], now: dt.datetime) -> ExchangeRate:
+    """The row that stores one published rate, after its checks (errors under `where`)."""
+    base, quote = spec.base.strip().upper(), spec.quote.strip().upper()
+    for name, code in (("base", base), ("quote", quote)):
+        if code not in known:
+            raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {code!r}.", [where, name])
+    if base == quote:
+        raise invalid("base and quote must differ.", where, "quote")
+    if not spec.rate.is_finite() or spec.rate <= 0:
+        raise invalid("A rate is a positive number.", where, "rate")
+    if not rate_in_range(spec.rate):
+        raise invalid(f"A rate lies between {RATE_MIN} and {RATE_MAX:f}.", where, "rate")
+    if significant_digits(spec.rate) > SIGNIFICANT:
+        raise invalid(f"A rate has at most {SIGNIFICANT} significant digits.", where, "rate")
+    source = (spec.source or "").strip() or "unspecified"
+    if len(source) > SOURCE_MAX:
+        raise invalid(f"source must be at most {SOURCE_MAX} characters.", where, "source")
+    as_of = spec.as_of or now
+    if as_of.tzinfo is None:
+        raise invalid("asOf needs a time zone (e.g. 2026-01-31T12:00:00Z).", where, "asOf")
+    if as_of > now + dt.timedelta(minutes=5):
+        raise invalid("asOf is in the future.", where, "asOf")
+    return ExchangeRate(base=base, quote=quote, rate=str(plain(spec.rate)), source=source, as_of=as_of)
+
+
+async def _require_rate_publisher(session: AsyncSession, principal: Principal) -> None:
+    """An operator, or a participant acting for an FX provider."""
+    require(principal, Action.WRITE_OWN)
+    if principal.institution_id is None:
+        return  # an operator
+    institution = await session.get(Institution, principal.institution_id)
+    if institution is None or institution.kind is not InstitutionKind.FX_PROVIDER:
+        raise DomainError(ErrorCode.FORBIDDEN, "Only operators and FX providers publish rates.")
+
+
+async def rates_in_force(session: AsyncSession, at: dt.datetime) -> dict[tuple[str, str], Rate]:
+    """The latest stored rate of every pair at `at`, inverses included (a stored pair
+    wins over the inverse of its reverse only when it is as recent or more)."""
+    ranked = (
+        select(
+            ExchangeRate.id,
+            func.row_number()
+            .over(
+                partition_by=(ExchangeRate.base, ExchangeRate.quote),
+                order_by=(ExchangeRate.as_of.desc(), ExchangeRate.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(ExchangeRate.as_of <= at)
+        .subquery()
+    )
+    rows = await session.exec(
+        select(ExchangeRate).join(ranked, ranked.c.id == ExchangeRate.id).where(ranked.c.rank == 1)
+    )
+    stored = {(row.base, row.quote): rate for row in rows if (rate := _row_rate(row)) is not None}
+    graph = dict(stored)
+    for (base, quote), rate in stored.items():
+        reverse = stored.get((quote, base))
+        if reverse is None or reverse.as_of < rate.as_of:
+            graph[(quote, base)] = rate.inverse()
+    return graph
+
+
+async def exchange_rate(session: AsyncSession, base: str, quote: str, at: dt.datetime) -> Rate | None:
+    return (await rates_in_force(session, at)).get((base.strip().upper(), quote.strip().upper()))

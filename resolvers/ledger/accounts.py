@@ -1,0 +1,138 @@
+"""Accounts: opening them (the ISSUANCE and FX_POSITION rules), reading them, and their
+balances with lapsed holds released."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.ledger import Account, AccountKind
+from models.reference import Country, Institution, InstitutionKind
+from resolvers import reference
+from resolvers.access import Action, Principal, may_act_for, require
+from resolvers.errors import DomainError, ErrorCode, invalid, not_found
+from resolvers.ledger.locks import LAPSED_CREDITS, LAPSED_DEBITS
+from resolvers.pagination import Page, keyset_page, page_size
+
+NAME_MAX = 100
+
+
+async def open_account(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    owner_id: int,
+    name: str,
+    currency: str,
+    kind: AccountKind,
+) -> Account:
+    """A new account. ISSUANCE only for a central bank in its country's currency (one
+    each); FX_POSITION only for an FX provider. A participant opens its own accounts."""
+    require(principal, Action.WRITE_OWN)
+    owner = await session.get(Institution, owner_id)
+    if owner is None:
+        raise not_found("No such institution.", "ownerId")
+    if not may_act_for(principal, owner_id):
+        raise DomainError(
+            ErrorCode.FORBIDDEN, "A participant opens accounts only for its own institution.", ["ownerId"]
+        )
+    name = name.strip()
+    if not name or len(name) > NAME_MAX:
+        raise invalid(f"name must be 1 to {NAME_MAX} characters.", "name")
+    currency = currency.strip().upper()
+    if currency not in await reference.minor_units(session):
+        raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {currency!r} (ISO 4217).", ["currency"])
+    if kind is AccountKind.ISSUANCE:
+        if owner.kind is not InstitutionKind.CENTRAL_BANK:
+            raise invalid("Only a central bank holds an ISSUANCE account.", "kind")
+        country = await session.get(Country, owner.country_code)
+        if country is None or country.currency_code != currency:
+            raise DomainError(
+                ErrorCode.CURRENCY_MISMATCH,
+                f"A central bank issues only its country's currency ({country.currency_code if country else '?'}).",
+                ["currency"],
+            )
+        taken = await session.exec(
+            select(Account.id).where(
+                Account.owner_id == owner_id, Account.currency_code == currency, Account.kind == AccountKind.ISSUANCE
+            )
+        )
+        if taken.first() is not None:
+            raise DomainError(ErrorCode.ALREADY_EXISTS, f"{owner.name} already has an ISSUANCE account.", ["kind"])
+    if kind is AccountKind.FX_POSITION and owner.kind is not InstitutionKind.FX_PROVIDER:
+        raise invalid("Only an FX provider holds FX_POSITION accounts.", "kind")
+    account = Account(owner_id=owner_id, name=name, currency_code=currency, kind=kind)
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def list_accounts(
+    session: AsyncSession,
+    principal: Principal,
+    owner_id: int,
+    *,
+    first: int | None = None,
+    after: int | None = None,
+    currency: str | None = None,
+) -> Page[Account]:
+    """An institution's accounts, oldest first; empty for a caller who may not see them."""
+    if not may_act_for(principal, owner_id):
+        page_size(first, None)
+        return Page(rows=[], has_next=False, has_previous=after is not None)
+    statement = select(Account).where(Account.owner_id == owner_id)
+    if currency is not None:
+        statement = statement.where(Account.currency_code == currency.strip().upper())
+    return await keyset_page(session, statement, Account.id, first=first, after=after)
+
+
+async def lapsed_holds(session: AsyncSession, account_ids: Iterable[int], now: dt.datetime) -> dict[int, list[int]]:
+    """account id -> [lapsed pending debits, lapsed pending credits]: holds past their
+    expiry that the sweeper has not released yet. Accounts with none are absent."""
+    ids = list(set(account_ids))
+    if not ids:
+        return {}
+    params = {"ids": ids, "now": now}
+    connection = await session.connection()
+    result: dict[int, list[int]] = {}
+    for account_id, total in await connection.execute(LAPSED_DEBITS, params):
+        result.setdefault(account_id, [0, 0])[0] = int(total)
+    for account_id, total in await connection.execute(LAPSED_CREDITS, params):
+        result.setdefault(account_id, [0, 0])[1] = int(total)
+    return result
+
+
+@dataclass(frozen=True)
+class Balances:
+    """An account's four columns as they stand now, lapsed holds released."""
+
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+
+    @property
+    def balance(self) -> int:
+        return self.credits_posted - self.debits_posted
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.debits_pending
+
+
+def effective_balances(account, lapsed: Sequence[int] | None) -> Balances:
+    lapsed_debits, lapsed_credits = lapsed or (0, 0)
+    return Balances(
+        debits_pending=account.debits_pending - lapsed_debits,
+        debits_posted=account.debits_posted,
+        credits_pending=account.credits_pending - lapsed_credits,
+        credits_posted=account.credits_posted,
+    )
+
+
+def may_see_account(principal: Principal, account) -> bool:
+    return may_act_for(principal, account.owner_id)
