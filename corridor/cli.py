@@ -13,14 +13,35 @@ from corridor.settings import Settings
 SCHEMA_SNAPSHOT = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
 
 
-async def _with_engine(action):
+async def _with_engine(action, *, migrated: bool = True):
+    """Run `action(engine, sessions)` on the configured database, after the preflight
+    checks: the URL, the connection, and (`migrated`) the revision, migrating first
+    when the database is behind the code."""
+    from corridor import migrate, preflight
     from corridor.db import create_engine, session_factory
 
-    engine = create_engine(Settings.from_env())
+    settings = _settings()
+    preflight.parse_url(settings.database_url)
+    engine = create_engine(settings)
     try:
+        await preflight.check_connection(engine)
+        if migrated:
+            problem = await preflight.migration_problem(engine)
+            if problem is not None:
+                print(f"{problem}: migrating it first", file=sys.stderr)
+                await migrate.upgrade(engine)
         return await action(engine, session_factory(engine))
     finally:
         await engine.dispose()
+
+
+def _settings() -> Settings:
+    from corridor.preflight import Problem
+
+    try:
+        return Settings.from_env()
+    except ValueError as error:
+        raise Problem(str(error)) from None
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
@@ -29,7 +50,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     async def run(engine, _sessions):
         await migrate.upgrade(engine)
 
-    asyncio.run(_with_engine(run))
+    asyncio.run(_with_engine(run, migrated=False))
     print("database migrated")
     return 0
 
@@ -38,14 +59,18 @@ def cmd_demo(_: argparse.Namespace) -> int:
     from corridor import demo
 
     async def run(_engine, sessions):
-        return await demo.load(sessions, Settings.from_env())
+        created = await demo.load(sessions, _settings())
+        return created, await demo.tour(sessions)
 
-    created = asyncio.run(_with_engine(run))
+    created, tour = asyncio.run(_with_engine(run))
     print("demo network loaded: " + ", ".join(f"{count} {what} created" for what, count in created.items()))
+    for line in tour:
+        print(line)
     return 0
 
 
 def cmd_apikey(args: argparse.Namespace) -> int:
+    from corridor.preflight import Problem
     from models.access import Role
     from resolvers import access, reference
     from resolvers.errors import DomainError
@@ -56,7 +81,7 @@ def cmd_apikey(args: argparse.Namespace) -> int:
             if args.institution:
                 institution = await reference.institution_by_bic(session, args.institution)
                 if institution is None:
-                    raise DomainError(access.ErrorCode.NOT_FOUND, f"No institution with BIC {args.institution}.")
+                    raise Problem(f"No institution with BIC {args.institution}.")
                 institution_id = institution.id
             _, secret = await access.create_api_key(
                 session, None, role=Role(args.role), label=args.label, institution_id=institution_id
@@ -66,8 +91,7 @@ def cmd_apikey(args: argparse.Namespace) -> int:
     try:
         secret = asyncio.run(_with_engine(run))
     except DomainError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return 2
+        raise Problem(error.message) from None
     print(f"{args.role} key {args.label!r} created; the secret is shown once:")
     print(secret)
     return 0
@@ -110,8 +134,7 @@ def serve_log_config() -> dict:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    if cmd_migrate(args) != 0:
-        return 1
+    cmd_migrate(args)
     uvicorn.run(
         "corridor.app:create_app",
         factory=True,
@@ -120,41 +143,83 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level="info",
         log_config=serve_log_config(),
-        access_log=False,
+        access_log=False,  # the app writes its own access line (corridor.access)
     )
     return 0
 
 
+ENVIRONMENT = """environment (all optional; README's Configuration table has every one):
+  DATABASE_URL              sqlite+aiosqlite:///./corridor.db (default) or postgresql+asyncpg://user@host/db
+  CORRIDOR_SECRET           the server secret for keyed hashes of card numbers; set it in production
+  CORRIDOR_CORS_ORIGINS     origins allowed to call the API from a browser (comma-separated, or *)
+  CORRIDOR_REQUEST_SECONDS  a request unanswered after this long gets a 503 (default 30)
+  CORRIDOR_POOL_SIZE        database connections per worker (default 1 on SQLite, 10 on PostgreSQL)
+"""
+
+
+def _command(commands, name: str, summary: str, run) -> argparse.ArgumentParser:
+    command = commands.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.set_defaults(run=run)
+    return command
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="corridor", description=__doc__)
-    commands = top.add_subparsers(dest="command", required=True)
+    top = argparse.ArgumentParser(
+        prog="corridor", description=__doc__, epilog=ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    top.add_argument("--version", action="version", version=f"corridor {_version()}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="migrate, then serve the GraphQL API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.set_defaults(run=cmd_serve)
+    serve = _command(commands, "serve", "migrate the database, then serve the GraphQL API", cmd_serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="worker processes (default: 1; more help on PostgreSQL only)"
+    )
 
-    commands.add_parser("migrate", help="apply the database migrations").set_defaults(run=cmd_migrate)
-    commands.add_parser("demo", help="load the demo network (idempotent)").set_defaults(run=cmd_demo)
+    _command(commands, "migrate", "apply the database migrations (Alembic) to DATABASE_URL", cmd_migrate)
+    _command(commands, "demo", "load the demo network (idempotent) and print the ids a tour needs", cmd_demo)
 
-    apikey = commands.add_parser("apikey", help="create an API key; the secret is the last line printed")
-    apikey.add_argument("--role", required=True, choices=["OPERATOR", "PARTICIPANT", "ANALYST"])
-    apikey.add_argument("--label", required=True)
-    apikey.add_argument("--institution", metavar="BIC", help="the institution a PARTICIPANT key acts for")
-    apikey.set_defaults(run=cmd_apikey)
+    apikey = _command(commands, "apikey", "create an API key; the secret is the last line printed", cmd_apikey)
+    apikey.add_argument("--role", required=True, choices=["OPERATOR", "PARTICIPANT", "ANALYST"], help="the key's role")
+    apikey.add_argument("--label", required=True, help="a name for the key, shown in the apiKeys list")
+    apikey.add_argument(
+        "--institution", metavar="BIC", help="the institution a PARTICIPANT key acts for (required then)"
+    )
 
-    export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
-    export.add_argument("--output", default="-", help=f"a file, or - for standard output (snapshot: {SCHEMA_SNAPSHOT})")
-    export.set_defaults(run=cmd_export_schema)
+    export = _command(commands, "export-schema", "print the GraphQL schema (SDL)", cmd_export_schema)
+    export.add_argument(
+        "--output", default="-", help=f"a file, or - for standard output (default: -; the snapshot: {SCHEMA_SNAPSHOT})"
+    )
     return top
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("corridor")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "0+unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
+    from corridor.preflight import Problem
+
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except Problem as problem:
+        print(f"corridor {args.command}: {problem}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -11,13 +11,16 @@ import os
 from dataclasses import dataclass, field
 
 
-def _int(name: str, default: int, maximum: int = 2_147_483_647) -> int:
+def _int(name: str, default: int, maximum: int = 2_147_483_647, minimum: int = 1) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
-    value = int(raw)
-    if not 0 < value <= maximum:
-        raise ValueError(f"{name} must be a positive integer up to {maximum}, got {raw!r}")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if not minimum <= value <= maximum:
+        raise ValueError(f"{name} must be an integer from {minimum} to {maximum}, got {raw!r}")
     return value
 
 
@@ -53,6 +56,9 @@ class Settings:
     # sent again (same idempotency key) answers with the outcome.
     request_seconds: int = 30
     pool_size: int = field(default=0)  # 0: the engine's default for the driver
+    # Origins a browser app may call the API from (CORS): none by default; "*" for any
+    # (development only).
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,5 +77,15 @@ class Settings:
             card_hold_seconds=_int("CORRIDOR_CARD_HOLD_SECONDS", cls.card_hold_seconds),
             sqlite_busy_timeout_ms=_int("CORRIDOR_SQLITE_BUSY_TIMEOUT_MS", cls.sqlite_busy_timeout_ms),
             request_seconds=_int("CORRIDOR_REQUEST_SECONDS", cls.request_seconds),
-            pool_size=int(os.environ.get("CORRIDOR_POOL_SIZE", "0") or 0),
+            pool_size=_int("CORRIDOR_POOL_SIZE", cls.pool_size, maximum=1_000, minimum=0),
+            cors_origins=_origins(os.environ.get("CORRIDOR_CORS_ORIGINS", "")),
         )
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """Comma-separated origins (scheme://host[:port], or *), checked."""
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and "://" not in origin:
+            raise ValueError(f"CORRIDOR_CORS_ORIGINS: {origin!r} is no origin (like https://app.example.com, or *)")
+    return origins

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy.engine import make_url
 
 from corridor.app import create_app
 from corridor.settings import Settings
@@ -74,3 +76,69 @@ def test_each_server_worker_logs_the_services_info_lines():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stderr
     assert "INFO corridor.sweeper released 3 lapsed holds" in result.stderr
+
+
+def test_every_command_explains_itself():
+    top = corridor("--help", env=dict(os.environ))
+    assert top.returncode == 0 and "DATABASE_URL" in top.stdout
+    for command in ("serve", "migrate", "demo", "apikey", "export-schema"):
+        helped = corridor(command, "--help", env=dict(os.environ))
+        assert helped.returncode == 0, helped.stderr
+        assert "DATABASE_URL" in helped.stdout  # the environment that applies
+    serve = corridor("serve", "--help", env=dict(os.environ)).stdout
+    assert "default: 127.0.0.1" in serve and "default: 8000" in serve and "default: 1" in serve
+    version = corridor("--version", env=dict(os.environ))
+    assert version.returncode == 0 and version.stdout.startswith("corridor ")
+
+
+def _refused(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for word in words:
+        assert word in line, line
+
+
+def test_a_wrong_database_url_is_one_clear_line(tmp_path):
+    cases = [
+        ("not a url", ("does not parse",)),
+        ("postgres://postgres@127.0.0.1/x", ("needs the async driver", "postgresql+asyncpg://")),
+        ("postgresql://postgres@127.0.0.1/x", ("needs the async driver", "postgresql+asyncpg://")),
+        ("sqlite:///./x.db", ("needs the async driver", "sqlite+aiosqlite://")),
+        ("mysql+aiomysql://root@127.0.0.1/x", ("not supported",)),
+        ("postgresql+asyncpg://postgres@127.0.0.1:1/x", ("cannot reach the database", "127.0.0.1:1")),
+        (f"sqlite+aiosqlite:///{tmp_path}/missing/folder/x.db", ("does not exist",)),
+    ]
+    for url, words in cases:
+        env = {**os.environ, "DATABASE_URL": url}
+        for command in (["migrate"], ["demo"], ["apikey", "--role", "ANALYST", "--label", "x"]):
+            _refused(corridor(*command, env=env), *words)
+
+
+@pytest.mark.postgres
+def test_a_database_that_does_not_exist_is_one_clear_line():
+    from tests.conftest import POSTGRES_SERVER
+
+    url = make_url(POSTGRES_SERVER).set(database="no_such_db_here").render_as_string(hide_password=False)
+    _refused(corridor("migrate", env={**os.environ, "DATABASE_URL": url}), "no such database", "no_such_db_here")
+
+
+def test_a_bad_setting_is_one_clear_line(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", "CORRIDOR_MAX_DEPTH": "lots"}
+    _refused(corridor("migrate", env=env), "CORRIDOR_MAX_DEPTH")
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", "CORRIDOR_CORS_ORIGINS": "app"}
+    _refused(corridor("migrate", env=env), "CORRIDOR_CORS_ORIGINS")
+
+
+def test_demo_and_apikey_migrate_an_unmigrated_database_first_and_the_demo_names_its_ids(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"}
+    made = corridor("apikey", "--role", "ANALYST", "--label", "first", env=env)
+    assert made.returncode == 0, made.stderr
+    assert "not migrated: migrating it first" in made.stderr
+    loaded = corridor("demo", env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "migrating" not in loaded.stderr
+    tour = ("merchant ", "Moscow bookshop", "account ", "SABRRUMM", "authorization ", "00, expired", "basket     UNIT")
+    for words in tour:
+        assert words in loaded.stdout, loaded.stdout

@@ -12,7 +12,8 @@ that adds what is missing, in one transaction that `load` here opens and commits
 - `reference`: the institutions;
 - `ledger`: accounts, their funding, the payment history, the holds;
 - `fx`: rates, the FX provider's positions, the basket;
-- `cards`: schemes, memberships, links, cards, merchants, authorizations.
+- `cards`: schemes, memberships, links, cards, merchants, authorizations;
+- `tour`: the ids a tour needs, printed after loading.
 A new domain adds its module, its kinds to `common.CREATED_KINDS` and its step below.
 """
 
@@ -36,6 +37,7 @@ from corridor.demo.cards import (
 from corridor.demo.common import DEMO_NAMESPACE, INSTITUTIONS, DemoInstitution, demo_id, new_created
 from corridor.demo.fx import DEMO_RATE_SOURCE, FX_POSITIONS, RATES, UNIT
 from corridor.demo.ledger import CUSTOMER_FUNDING, CUSTOMERS, HISTORY_LENGTH, SETTLEMENT_FUNDING
+from corridor.demo.tour import tour
 from corridor.settings import Settings
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "DemoInstitution",
     "demo_id",
     "load",
+    "tour",
 ]
 
 
