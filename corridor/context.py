@@ -80,6 +80,8 @@ class Context:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     # The request's clock, read once: every rule of the request sees the same time.
     now: dt.datetime = field(default_factory=utcnow)
+    # The operation's name as the client gave it (for the access log).
+    operation_name: str | None = None
     # Filled by the schema layer on first use (schema.loaders.loaders).
     loaders: Any = None
     # The process's group commit for createTransfers.

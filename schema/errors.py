@@ -51,9 +51,18 @@ def with_code(error: GraphQLError) -> GraphQLError:
     )
 
 
+def _name_the_operation(execution_context) -> None:
+    """Tell the request's context which operation ran (for the access log): the name the
+    client gave, else the document's operation's own."""
+    context = execution_context.context
+    if context is not None and hasattr(context, "operation_name"):
+        context.operation_name = execution_context.operation_name
+
+
 class ErrorPolicy(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
+        _name_the_operation(self.execution_context)
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if errors:
