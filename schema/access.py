@@ -14,14 +14,13 @@ from schema.base import (
     Node,
     PageInfo,
     UserError,
+    connection,
     context,
-    cursor,
     decode_cursor,
     decode_id,
     global_id,
     mutate,
     now,
-    page_info,
     principal,
     user_errors,
 )
@@ -119,10 +118,7 @@ class AccessQuery:
         page = await context(info).read(
             lambda session: access.list_api_keys(session, caller, first=first, after=after_key)
         )
-        return ApiKeyConnection(
-            page_info=page_info(page, lambda key: key.id),
-            edges=[ApiKeyEdge(cursor=cursor(key.id), node=ApiKey.of(key)) for key in page.rows],
-        )
+        return connection(ApiKeyConnection, ApiKeyEdge, page, ApiKey.of)
 
 
 @strawberry.type

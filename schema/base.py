@@ -136,6 +136,15 @@ def decode_cursor(value: str | None, name: str) -> int | None:
     return found[1]
 
 
+def connection(kind: type, edge: type, page, node: Callable[[Any], Any]):
+    """A Relay connection of `kind` from a keyset page of rows keyed by `id`: each row an
+    `edge` whose node is `node(row)`. Every connection of the API is built here."""
+    return kind(
+        page_info=page_info(page, lambda row: row.id),
+        edges=[edge(cursor=cursor(row.id), node=node(row)) for row in page.rows],
+    )
+
+
 def page_info(page, key: Callable[[Any], int]) -> PageInfo:
     rows = page.rows
     return PageInfo(

@@ -18,14 +18,13 @@ from schema.base import (
     Node,
     PageInfo,
     UserError,
+    connection,
     context,
-    cursor,
     decode_cursor,
     decode_id,
     global_id,
     mutate,
     now,
-    page_info,
     principal,
     user_errors,
 )
@@ -122,10 +121,7 @@ class Account(Node):
             )
         )
         units, clock = await minor_units(info), now(info)
-        return TransferConnection(
-            page_info=page_info(page, lambda row: row.id),
-            edges=[TransferEdge(cursor=cursor(row.id), node=Transfer.of(row, units, clock)) for row in page.rows],
-        )
+        return connection(TransferConnection, TransferEdge, page, lambda row: Transfer.of(row, units, clock))
 
 
 @strawberry.type
@@ -215,10 +211,7 @@ async def institution_accounts(
             session, principal(info), owner_id, first=first, after=after_key, currency=currency
         )
     )
-    return AccountConnection(
-        page_info=page_info(page, lambda row: row.id),
-        edges=[AccountEdge(cursor=cursor(row.id), node=Account.of(row)) for row in page.rows],
-    )
+    return connection(AccountConnection, AccountEdge, page, Account.of)
 
 
 # ---------------------------------------------------------------- inputs and payloads

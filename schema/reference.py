@@ -13,12 +13,11 @@ from schema.base import (
     Node,
     PageInfo,
     UserError,
+    connection,
     context,
-    cursor,
     decode_cursor,
     global_id,
     mutate,
-    page_info,
     user_errors,
 )
 from schema.loaders import loaders
@@ -171,10 +170,7 @@ class ReferenceQuery:
                 session, first=first, after=after_key, kind=kind, country_code=country_code
             )
         )
-        return InstitutionConnection(
-            page_info=page_info(page, lambda row: row.id),
-            edges=[InstitutionEdge(cursor=cursor(row.id), node=Institution.of(row)) for row in page.rows],
-        )
+        return connection(InstitutionConnection, InstitutionEdge, page, Institution.of)
 
 
 @strawberry.type

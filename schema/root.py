@@ -20,6 +20,7 @@ from schema.cards import (
     Authorization,
     Card,
     CardIssuingMutation,
+    CardIssuingQuery,
     CardPaymentMutation,
     CardPaymentQuery,
     CardScheme,
@@ -39,7 +40,7 @@ from schema.scalars import SCALAR_OVERRIDES
 
 
 @strawberry.type
-class Query(ReferenceQuery, AccessQuery, LedgerQuery, FxQuery, CardsQuery, CardPaymentQuery):
+class Query(ReferenceQuery, AccessQuery, LedgerQuery, FxQuery, CardsQuery, CardIssuingQuery, CardPaymentQuery):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await resolve_node(info, id)

@@ -12,7 +12,9 @@ below; each module imports only the ones above it:
 - `lifecycle`: capture, reversal and refunds (the refund's legs a pure function,
   `refund_legs`), and what a payment shows: its state, the fee due, who sees it and
   its card (`acquired_cards`: the cards a caller sees through payments it acquired),
-  its holds and transfers.
+  its holds and transfers;
+- `listing`: the lists of cards, merchants and authorizations, each row as visible
+  as its node.
 Amounts are minor units, and every rounding rule is `resolvers.money`'s; holds and
 refunds post through the ledger's `post_legs`.
 """
@@ -53,6 +55,7 @@ from resolvers.cards.lifecycle import (
     refund_payment,
     reverse_payment,
 )
+from resolvers.cards.listing import list_authorizations, list_cards, list_merchants
 from resolvers.cards.schemes import (
     BinRangeSpec,
     active_in,
@@ -88,7 +91,10 @@ __all__ = [
     "has_role",
     "issue_card",
     "link_fee",
+    "list_authorizations",
+    "list_cards",
     "list_links",
+    "list_merchants",
     "list_schemes",
     "longest_prefix",
     "luhn_valid",

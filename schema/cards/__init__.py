@@ -5,7 +5,7 @@
 - `payments`: authorizations, capture, reversal, refunds.
 """
 
-from schema.cards.issuing import Card, CardIssuingMutation, Merchant
+from schema.cards.issuing import Card, CardIssuingMutation, CardIssuingQuery, Merchant
 from schema.cards.payments import Authorization, CardPaymentMutation, CardPaymentQuery
 from schema.cards.schemes import (
     CardScheme,
@@ -20,6 +20,7 @@ __all__ = [
     "Authorization",
     "Card",
     "CardIssuingMutation",
+    "CardIssuingQuery",
     "CardPaymentMutation",
     "CardPaymentQuery",
     "CardScheme",

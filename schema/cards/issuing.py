@@ -7,7 +7,20 @@ from strawberry.types import Info
 
 from models import cards as models
 from resolvers import cards
-from schema.base import Node, UserError, context, decode_id, global_id, mutate, now, principal, user_errors
+from schema.base import (
+    Node,
+    PageInfo,
+    UserError,
+    connection,
+    context,
+    decode_cursor,
+    decode_id,
+    global_id,
+    mutate,
+    now,
+    principal,
+    user_errors,
+)
 from schema.cards.schemes import CardScheme
 from schema.ledger import Account
 from schema.loaders import loaders
@@ -174,3 +187,69 @@ class CardIssuingMutation:
             account_id=account_id,
         )
         return MerchantPayload(merchant=Merchant.of(row))
+
+
+@strawberry.type
+class CardEdge:
+    cursor: str
+    node: Card
+
+
+@strawberry.type
+class CardConnection:
+    page_info: PageInfo
+    edges: list[CardEdge]
+
+
+@strawberry.type
+class MerchantEdge:
+    cursor: str
+    node: Merchant
+
+
+@strawberry.type
+class MerchantConnection:
+    page_info: PageInfo
+    edges: list[MerchantEdge]
+
+
+@strawberry.type
+class CardIssuingQuery:
+    @strawberry.field(description="Cards, oldest first: an issuer sees those it issued, the operator all.")
+    async def cards(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        scheme_code: str | None = None,
+        status: CardStatus | None = None,
+    ) -> CardConnection:
+        after_key = decode_cursor(after, "after")
+        page = await context(info).read(
+            lambda session: cards.list_cards(
+                session, principal(info), first=first, after=after_key, scheme_code=scheme_code, status=status
+            )
+        )
+        return connection(CardConnection, CardEdge, page, Card.of)
+
+    @strawberry.field(description="Merchants, oldest first: an acquirer sees those it acquires, the operator all.")
+    async def merchants(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        scheme_code: str | None = None,
+        country_code: str | None = None,
+    ) -> MerchantConnection:
+        after_key = decode_cursor(after, "after")
+        page = await context(info).read(
+            lambda session: cards.list_merchants(
+                session,
+                principal(info),
+                first=first,
+                after=after_key,
+                scheme_code=scheme_code,
+                country_code=country_code,
+            )
+        )
+        return connection(MerchantConnection, MerchantEdge, page, Merchant.of)

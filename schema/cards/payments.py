@@ -11,7 +11,21 @@ from strawberry.types import Info
 
 from models import cards as models
 from resolvers import cards
-from schema.base import Money, Node, UserError, context, decode_id, global_id, mutate, now, principal, user_errors
+from schema.base import (
+    Money,
+    Node,
+    PageInfo,
+    UserError,
+    connection,
+    context,
+    decode_cursor,
+    decode_id,
+    global_id,
+    mutate,
+    now,
+    principal,
+    user_errors,
+)
 from schema.cards.issuing import Card, Merchant
 from schema.cards.schemes import CardScheme
 from schema.ledger import Transfer, money
@@ -137,7 +151,42 @@ class AuthorizationPayload:
 
 
 @strawberry.type
+class AuthorizationEdge:
+    cursor: str
+    node: Authorization
+
+
+@strawberry.type
+class AuthorizationConnection:
+    page_info: PageInfo
+    edges: list[AuthorizationEdge]
+
+
+@strawberry.type
 class CardPaymentQuery:
+    @strawberry.field(
+        description="Authorizations, newest first: a participant sees those it acquired or issued the card of."
+    )
+    async def authorizations(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        merchant_id: strawberry.ID | None = None,
+        state: AuthorizationState | None = None,
+    ) -> AuthorizationConnection:
+        after_key = decode_cursor(after, "after")
+        merchant = decode_id(merchant_id, "Merchant", "merchantId") if merchant_id is not None else None
+        page = await context(info).read(
+            lambda session: cards.list_authorizations(
+                session, principal(info), now=now(info), first=first, after=after_key, merchant_id=merchant, state=state
+            )
+        )
+        units, clock = await minor_units(info), now(info)
+        return connection(
+            AuthorizationConnection, AuthorizationEdge, page, lambda row: Authorization.of(row, units, clock)
+        )
+
     @strawberry.field
     async def authorization(self, info: Info, authorization_id: uuid.UUID) -> Authorization | None:
         row = await context(info).read(lambda session: cards.authorization_by_key(session, authorization_id))
