@@ -54,15 +54,29 @@ async def test_demo_ledger_is_funded_and_has_history(api):
 async def test_demo_rates_index_basket_and_fx_liquidity(api):
     await demo.load(api.sessions)
     data = await api(
-        """{ dollarIndex basket(code: "UNIT") { components { currency weight } value(currency: "CNY") { amount } }
+        """{ dollarIndex
+             basket(code: "UNIT") { components { currency weight amount } value(currency: "CNY") { amount } }
              conversionPath(from: "RUB", to: "INR", avoid: ["USD"]) { via }
              institution(bic: "CRFXAEAD") {
                accounts { edges { node { kind currency { code } balance { amount } } } }
              } }"""
     )
     assert round(float(data["dollarIndex"]), 1) == 104.2
+    # Each component's share of 100 USD at the demo's rates, at six decimal places:
+    # 40 USD of gold at 2350, and 12 USD of each currency (12 x 5.05 BRL, and so on).
+    assert {c["currency"]: c["amount"] for c in data["basket"]["components"]} == {
+        "XAU": "0.017021",
+        "BRL": "60.6",
+        "RUB": "1110",
+        "INR": "999.6",
+        "CNY": "86.76",
+        "ZAR": "223.2",
+    }
     assert [c["currency"] for c in data["basket"]["components"]] == ["XAU", "BRL", "RUB", "INR", "CNY", "ZAR"]
-    assert float(data["basket"]["value"]["amount"]) > 0
+    # In CNY each takes its own path: gold 0.017021 x 2350 x 7.23 = 289.1953, RUB over the
+    # direct pair 1110 / 12.80 = 86.71875, INR 999.6 / 11.52 = 86.770833, and 86.76 each
+    # for BRL, CNY and ZAR: 722.964883 -> 722.96 CNY.
+    assert data["basket"]["value"]["amount"] == "722.96"
     assert len(data["conversionPath"]["via"]) == 1 and "USD" not in data["conversionPath"]["via"]
     positions = {e["node"]["currency"]["code"]: e["node"] for e in data["institution"]["accounts"]["edges"]}
     assert set(positions) == {"RUB", "CNY", "INR", "IRR", "USD"}

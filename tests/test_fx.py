@@ -160,14 +160,14 @@ async def test_basket_by_the_sdr_method(api):
     await publish(api, rate("XAU", "USD", "2000", T1), rate("CNY", "USD", "0.14", T1))
     payload = (await api(DEFINE, basket()))["defineBasket"]
     assert payload["errors"] == []
-    # XAU: 0.4 x 100 / 2000 = 0.02; CNY: 0.6 x 100 / 0.14 = 428.571428571 (12 significant digits)
+    # XAU: 0.4 x 100 / 2000 = 0.02; CNY: 0.6 x 100 / 0.14 = 428.571429 (six decimal places)
     assert payload["basket"]["components"] == [
         {"currency": "XAU", "weight": "0.4", "amount": "0.02"},
-        {"currency": "CNY", "weight": "0.6", "amount": "428.571428571"},
+        {"currency": "CNY", "weight": "0.6", "amount": "428.571429"},
     ]
-    # At definition: 0.02 x 2000 + 428.571428571 x 0.14 = 99.99999999994 -> 100.00 USD
+    # At definition: 0.02 x 2000 + 428.571429 x 0.14 = 100.00000006 -> 100.00 USD
     assert (await api(VALUE, {"currency": "USD"}))["basket"]["value"] == {"amount": "100.00", "currency": "USD"}
-    # Gold rises to 2100: 42 + 59.99999999994 = 101.99999999994 -> 102.00 USD
+    # Gold rises to 2100: 42 + 60.00000006 = 102.00000006 -> 102.00 USD
     await publish(api, rate("XAU", "USD", "2100", T2))
     assert (await api(VALUE, {"currency": "USD"}))["basket"]["value"]["amount"] == "102.00"
     # Before the rise, at T1 + a day, still 100.00.
@@ -175,7 +175,7 @@ async def test_basket_by_the_sdr_method(api):
         "amount"
     ] == "100.00"
     # In CNY: XAU -> CNY through USD = 2100 x (1 / 0.14 = 7.14285714286) = 15000.0000000 (12 digits);
-    # 0.02 x 15000 + 428.571428571 = 728.571428571 -> 728.57 CNY
+    # 0.02 x 15000 + 428.571429 = 728.571429 -> 728.57 CNY
     assert (await api(VALUE, {"currency": "CNY"}))["basket"]["value"] == {"amount": "728.57", "currency": "CNY"}
     # A currency no component can reach: null.
     assert (await api(VALUE, {"currency": "BRL"}))["basket"]["value"] is None
@@ -216,6 +216,23 @@ async def test_bad_baskets_are_refused(api, overrides, code, field):
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, field)]
     async with api.engine.connect() as connection:
         assert await connection.scalar(text("SELECT count(*) FROM basket")) == 0
+
+
+async def test_a_component_amount_is_exact_at_six_places_not_a_division_tail(api):
+    # 0.6 of 100 USD at USD/CNY 7.23: the inverse rate 0.138312586445... divided back
+    # gave 433.800000001 at 12 significant digits; at six places it is 433.8.
+    await publish(api, rate("XAU", "USD", "2350"), rate("USD", "CNY", "7.23"))
+    payload = (await api(DEFINE, basket()))["defineBasket"]
+    assert payload["basket"]["components"] == [
+        {"currency": "XAU", "weight": "0.4", "amount": "0.017021"},
+        {"currency": "CNY", "weight": "0.6", "amount": "433.8"},
+    ]
+    # An amount that rounds to nothing at six places is refused, not stored as zero.
+    tiny = basket(code="TINY", initialValue="0.000001")
+    refused = (await api(DEFINE, tiny))["defineBasket"]
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [
+        ("INVALID_INPUT", ["input", "components", "0", "weight"])
+    ]
 
 
 async def test_basket_code_is_unique_and_operators_define(api):

@@ -123,3 +123,33 @@ async def test_quotes_executed_before_0009_keep_their_owner_and_legs(fresh_engin
     assert [position for (position,) in legs] == [0, 1]
     lapsed = lapsed if isinstance(lapsed, dt.datetime) else dt.datetime.fromisoformat(str(lapsed))
     assert lapsed.replace(tzinfo=None) <= dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+async def test_basket_amounts_stored_before_0010_are_stated_at_six_places(fresh_engine):
+    """0010 rounds a component's amount stored at 12 significant digits to six decimal
+    places, keeps one that is already exact, and keeps the digits of one that would
+    round to nothing."""
+    await migrate.upgrade(fresh_engine, "0009")
+    now = dt.datetime.now(dt.UTC)
+    if fresh_engine.dialect.name == "sqlite":
+        now = now.replace(tzinfo=None)
+    async with fresh_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO basket (id, code, name, value_currency, initial_value, defined_at)"
+                " VALUES (1, 'UNIT', 'unit', 'USD', '100', :now)"
+            ),
+            {"now": now},
+        )
+        for position, (currency, amount) in enumerate([("CNY", "433.800000001"), ("XAU", "0.02"), ("INR", "4E-7")]):
+            await connection.execute(
+                text(
+                    "INSERT INTO basket_component (basket_id, currency, position, weight, amount)"
+                    " VALUES (1, :currency, :position, '0.1', :amount)"
+                ),
+                {"currency": currency, "position": position, "amount": amount},
+            )
+    await migrate.upgrade(fresh_engine)
+    async with fresh_engine.connect() as connection:
+        rows = await connection.execute(text("SELECT currency, amount FROM basket_component ORDER BY position"))
+        assert dict(rows.all()) == {"CNY": "433.8", "XAU": "0.02", "INR": "4E-7"}

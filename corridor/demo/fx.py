@@ -19,6 +19,9 @@ from resolvers.access import SYSTEM
 # currencies so that conversions can avoid USD; and the six pairs of the dollar index
 # at levels that give an index of about 104.2.
 DEMO_RATE_SOURCE = "demo (illustrative)"
+# The rates are published as of this fixed time, so that an example asking for the
+# rate in force at a date after it answers the same on every machine.
+RATES_AS_OF = dt.datetime(2024, 1, 2, tzinfo=dt.UTC)
 RATES: tuple[tuple[str, str, str], ...] = (
     ("USD", "RUB", "92.50"),
     ("USD", "CNY", "7.2300"),
@@ -55,7 +58,7 @@ async def _rates(session: AsyncSession, created: Created, now: dt.datetime) -> N
     """RATES, published once (as a set: none of them if any of the demo's is there)."""
     published = await session.exec(select(ExchangeRate.id).where(ExchangeRate.source == DEMO_RATE_SOURCE))
     if published.first() is None:
-        specs = [fx.RateSpec(base, quote, Decimal(rate), DEMO_RATE_SOURCE, now) for base, quote, rate in RATES]
+        specs = [fx.RateSpec(base, quote, Decimal(rate), DEMO_RATE_SOURCE, RATES_AS_OF) for base, quote, rate in RATES]
         created["rates"] += len(await fx.publish_rates(session, SYSTEM, specs, now=now))
 
 

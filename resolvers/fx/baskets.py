@@ -19,9 +19,11 @@ from resolvers.access import Action, Principal, require
 from resolvers.errors import DomainError, ErrorCode, invalid
 from resolvers.fx.paths import find_path
 from resolvers.fx.rates import Rate, rates_in_force
-from resolvers.money import SIGNIFICANT, WIDE, quantize_half_even, significant, significant_digits
+from resolvers.money import SIGNIFICANT, WIDE, plain, quantize_half_even, significant_digits
 
 BASKET_CODE = re.compile(r"^[A-Z][A-Z0-9]{1,11}$")
+# A component's fixed amount is stated to this many decimal places.
+AMOUNT_PLACES = 6
 # A basket's initial value: positive, at most this, and of at most SIGNIFICANT digits.
 BASKET_VALUE_MAX = Decimal("1E+12")
 WEIGHT_PLACES = 12
@@ -123,7 +125,9 @@ def _fixed_amounts(
     value_currency: str,
 ) -> list[Decimal]:
     """Each component's amount: its weight of the initial value, at the rate of its path
-    to the value currency. NO_RATE on the first component without one."""
+    to the value currency, at AMOUNT_PLACES decimal places (as the IMF states the SDR's
+    currency amounts). NO_RATE on the first component without a rate; INVALID_INPUT on
+    one whose amount rounds to nothing at those places."""
     amounts = []
     for index, (currency, weight) in enumerate(zip(currencies, weights, strict=True)):
         path = find_path(graph, currency, value_currency)
@@ -131,7 +135,15 @@ def _fixed_amounts(
             raise DomainError(
                 ErrorCode.NO_RATE, f"No rate converts {currency} to {value_currency}.", ["components", str(index)]
             )
-        amounts.append(significant(WIDE.divide(WIDE.multiply(weight, initial_value), path.rate)))
+        amount = plain(quantize_half_even(WIDE.divide(WIDE.multiply(weight, initial_value), path.rate), AMOUNT_PLACES))
+        if amount == 0:
+            raise invalid(
+                f"The {currency} amount rounds to nothing at {AMOUNT_PLACES} decimal places: raise initialValue.",
+                "components",
+                str(index),
+                "weight",
+            )
+        amounts.append(amount)
     return amounts
 
 
