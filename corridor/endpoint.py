@@ -60,8 +60,8 @@ class GraphQLEndpoint(GraphQL):
         operation = (ctx.operation_name if ctx is not None else None) or "-"
         access_log.info(
             "%s %s %d %.1fms op=%s role=%s",
-            request.method,
-            request.url.path,
+            request.scope["method"],
+            request.scope["path"],  # not request.url, which builds the whole URL
             response.status_code,
             seconds * 1000,
             operation if len(operation) <= 64 else operation[:61] + "...",
