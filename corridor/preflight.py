@@ -6,7 +6,6 @@ prints it and exits with status 2, never a traceback."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from pathlib import Path
 
@@ -99,9 +98,3 @@ async def migration_problem(engine: AsyncEngine) -> str | None:
     if current is None:
         return "the database is not migrated"
     return f"the database is at revision {current}, the code needs {head}"
-
-
-def database_url() -> str:
-    from corridor.settings import Settings
-
-    return os.environ.get("DATABASE_URL", Settings.database_url)

@@ -27,6 +27,12 @@ class Page(Generic[T]):
     has_previous: bool
 
 
+def empty_page(first: int | None, after: int | None) -> Page:
+    """The page a caller who may see no row gets: `first` checked as for a real page."""
+    page_size(first, None)
+    return Page(rows=[], has_next=False, has_previous=after is not None)
+
+
 def page_size(first: int | None, last: int | None) -> tuple[int, bool]:
     """(size, backwards) for first/last; at most MAX_PAGE; not both."""
     if first is not None and last is not None:

@@ -12,22 +12,10 @@ from sqlalchemy import and_, or_
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.cards import AuthorizationState, Card, CardAuthorization, CardScheme, CardStatus, Merchant
+from models.cards import AuthorizationState, Card, CardAuthorization, CardStatus, Merchant
 from resolvers.access import Principal, visible_institution
-from resolvers.errors import not_found
-from resolvers.pagination import Page, keyset_page, page_size
-
-
-def _nothing(first: int | None, after: int | None) -> Page:
-    page_size(first, None)  # the same argument checks as a real page
-    return Page(rows=[], has_next=False, has_previous=after is not None)
-
-
-async def _scheme_id(session: AsyncSession, code: str) -> int:
-    found = (await session.exec(select(CardScheme.id).where(CardScheme.code == code.strip().upper()))).first()
-    if found is None:
-        raise not_found(f"No card scheme {code!r}.", "schemeCode")
-    return found
+from resolvers.cards.schemes import scheme_by_code
+from resolvers.pagination import Page, empty_page, keyset_page
 
 
 async def list_cards(
@@ -43,12 +31,12 @@ async def list_cards(
     on that scheme (primary or co-badge)."""
     institution = visible_institution(principal)
     if institution is not None and institution < 0:
-        return _nothing(first, after)
+        return empty_page(first, after)
     statement = select(Card)
     if institution is not None:
         statement = statement.where(Card.issuer_id == institution)
     if scheme_code is not None:
-        scheme = await _scheme_id(session, scheme_code)
+        scheme = (await scheme_by_code(session, scheme_code, "schemeCode")).id
         statement = statement.where(or_(Card.scheme_id == scheme, Card.co_badge_scheme_id == scheme))
     if status is not None:
         statement = statement.where(Card.status == status)
@@ -67,12 +55,13 @@ async def list_merchants(
     """Merchants, oldest first: a participant's own acquiring only."""
     institution = visible_institution(principal)
     if institution is not None and institution < 0:
-        return _nothing(first, after)
+        return empty_page(first, after)
     statement = select(Merchant)
     if institution is not None:
         statement = statement.where(Merchant.acquirer_id == institution)
     if scheme_code is not None:
-        statement = statement.where(Merchant.accepting_scheme_id == await _scheme_id(session, scheme_code))
+        scheme = (await scheme_by_code(session, scheme_code, "schemeCode")).id
+        statement = statement.where(Merchant.accepting_scheme_id == scheme)
     if country_code is not None:
         statement = statement.where(Merchant.country_code == country_code.strip().upper())
     return await keyset_page(session, statement, Merchant.id, first=first, after=after)
@@ -104,7 +93,7 @@ async def list_authorizations(
     card of."""
     institution = visible_institution(principal)
     if institution is not None and institution < 0:
-        return _nothing(first, after)
+        return empty_page(first, after)
     statement = select(CardAuthorization)
     if institution is not None:
         statement = statement.where(

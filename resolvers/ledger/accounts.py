@@ -16,7 +16,7 @@ from resolvers import reference
 from resolvers.access import Action, Principal, may_act_for, require
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
 from resolvers.ledger.locks import LAPSED_CREDITS, LAPSED_DEBITS
-from resolvers.pagination import Page, keyset_page, page_size
+from resolvers.pagination import Page, empty_page, keyset_page
 
 NAME_MAX = 100
 
@@ -82,8 +82,7 @@ async def list_accounts(
 ) -> Page[Account]:
     """An institution's accounts, oldest first; empty for a caller who may not see them."""
     if not may_act_for(principal, owner_id):
-        page_size(first, None)
-        return Page(rows=[], has_next=False, has_previous=after is not None)
+        return empty_page(first, after)
     statement = select(Account).where(Account.owner_id == owner_id)
     if currency is not None:
         statement = statement.where(Account.currency_code == currency.strip().upper())
