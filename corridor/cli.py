@@ -25,8 +25,8 @@ async def _with_engine(action, *, migrated: bool = True):
     engine = create_engine(settings)
     try:
         await preflight.check_connection(engine)
+        problem = await preflight.migration_problem(engine)
         if migrated:
-            problem = await preflight.migration_problem(engine)
             if problem is not None:
                 print(f"{problem}: migrating it first", file=sys.stderr)
                 await migrate.upgrade(engine)
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     from corridor.preflight import Problem
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the CLI says what it migrated itself
     args = parser().parse_args(argv)
     try:
         return args.run(args)

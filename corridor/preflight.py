@@ -6,10 +6,12 @@ prints it and exits with status 2, never a traceback."""
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -19,6 +21,7 @@ from corridor.migrate import alembic_config
 
 EXAMPLES = "sqlite+aiosqlite:///./corridor.db or postgresql+asyncpg://user@host:5432/name"
 CONNECT_SECONDS = 10
+PASSWORD = re.compile(r"([^:/@]*):[^@/]*@")
 
 
 class Problem(Exception):
@@ -29,8 +32,10 @@ def parse_url(url: str) -> URL:
     """The URL, or a Problem naming what is wrong with it."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise Problem(f"DATABASE_URL does not parse as a database URL ({url!r}): use {EXAMPLES}") from None
+        parsed.port  # noqa: B018 - a port that is not a number fails here, not at connect
+    except (ArgumentError, ValueError):
+        shown = PASSWORD.sub(r"\1:***@", url)
+        raise Problem(f"DATABASE_URL does not parse as a database URL ({shown!r}): use {EXAMPLES}") from None
     # Read from the name itself: asking SQLAlchemy for the driver loads the dialect,
     # which fails on a name it does not know ("postgres").
     backend, _, driver = parsed.drivername.partition("+")
@@ -72,6 +77,9 @@ async def check_connection(engine: AsyncEngine) -> None:
                 await connection.execute(text("SELECT 1"))
     except (DBAPIError, OSError, TimeoutError) as error:
         raise _connection_problem(engine.url, error) from None
+    except (TypeError, ValueError, OverflowError) as error:
+        # The driver refused an option of the URL (`?sslmode=` for asyncpg, a port past 65535).
+        raise Problem(f"the database driver refused DATABASE_URL ({error}): check its port and options") from None
 
 
 def head_revision() -> str:
@@ -91,10 +99,18 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 
 async def migration_problem(engine: AsyncEngine) -> str | None:
-    """Why the database is not at the code's revision, or None."""
+    """Why the database is behind the code's revision, or None when it is at it; a
+    Problem when it is at a revision this code does not know (migrated by newer code)."""
     current, head = await current_revision(engine), head_revision()
     if current == head:
         return None
     if current is None:
         return "the database is not migrated"
+    try:
+        ScriptDirectory.from_config(alembic_config()).get_revision(current)
+    except CommandError:
+        raise Problem(
+            f"the database is at revision {current}, which this code does not know "
+            f"(newer code migrated it; this code's latest is {head}): run the newer code, or set DATABASE_URL"
+        ) from None
     return f"the database is at revision {current}, the code needs {head}"

@@ -109,6 +109,9 @@ def test_a_wrong_database_url_is_one_clear_line(tmp_path):
         ("mysql+aiomysql://root@127.0.0.1/x", ("not supported",)),
         ("postgresql+asyncpg://postgres@127.0.0.1:1/x", ("cannot reach the database", "127.0.0.1:1")),
         (f"sqlite+aiosqlite:///{tmp_path}/missing/folder/x.db", ("does not exist",)),
+        ("postgresql+asyncpg://postgres@127.0.0.1:port/x", ("does not parse",)),
+        ("postgresql+asyncpg://postgres@127.0.0.1:70000/x", ("driver refused", "port")),
+        ("postgresql+asyncpg://postgres@127.0.0.1/x?sslmode=require", ("driver refused", "sslmode")),
     ]
     for url, words in cases:
         env = {**os.environ, "DATABASE_URL": url}
@@ -122,6 +125,26 @@ def test_a_database_that_does_not_exist_is_one_clear_line():
 
     url = make_url(POSTGRES_SERVER).set(database="no_such_db_here").render_as_string(hide_password=False)
     _refused(corridor("migrate", env={**os.environ, "DATABASE_URL": url}), "no such database", "no_such_db_here")
+
+
+def test_a_url_that_does_not_parse_does_not_echo_its_password():
+    env = {**os.environ, "DATABASE_URL": "postgresql+asyncpg://bank:s3cret@127.0.0.1:port/x"}
+    result = corridor("migrate", env=env)
+    _refused(result, "does not parse", "bank:***@")
+    assert "s3cret" not in result.stderr
+
+
+def test_a_database_migrated_by_newer_code_is_one_clear_line_and_is_left_alone(tmp_path):
+    import sqlite3
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'newer.db'}"}
+    assert corridor("migrate", env=env).returncode == 0
+    with sqlite3.connect(tmp_path / "newer.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = 'from_the_future'")
+    for command in (["migrate"], ["demo"], ["apikey", "--role", "ANALYST", "--label", "x"]):
+        _refused(corridor(*command, env=env), "from_the_future", "does not know")
+    with sqlite3.connect(tmp_path / "newer.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("from_the_future",)]
 
 
 def test_a_bad_setting_is_one_clear_line(tmp_path):
