@@ -27,7 +27,7 @@ Where each part lives:
 - `accounts`: opening accounts, reading them, balances with lapsed holds released;
 - `transfers`: reading transfers, their effective state, an account's history;
 - `posting`: creating transfers (a request's batch, group commit, the service's
-  own legs through `post_legs`);
+  own legs through `post_legs`, several flows' at once through `post_leg_groups`);
 - `holds`: posting, voiding and resolving pending transfers, the lapsed-hold sweep.
 """
 
@@ -51,6 +51,7 @@ from resolvers.ledger.posting import (
     TransferSpec,
     create_transfer_groups,
     create_transfers,
+    post_leg_groups,
     post_legs,
 )
 from resolvers.ledger.transfers import (
@@ -83,6 +84,7 @@ __all__ = [
     "may_see_account",
     "may_see_transfer",
     "open_account",
+    "post_leg_groups",
     "post_legs",
     "post_transfer",
     "resolve_holds",

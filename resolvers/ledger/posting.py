@@ -4,8 +4,9 @@ requests' batches in one transaction (group commit), and the service's own legs.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -40,6 +41,7 @@ class TransferSpec:
     reference: str | None = None
     problem: DomainError | None = None
     minor: int | None = None
+    fresh: bool = False  # a key the service just drew (uuid4): no stored transfer has it, none is looked up
 
 
 @dataclass
@@ -145,7 +147,7 @@ async def create_transfer_groups(session: AsyncSession, groups: Sequence[Transfe
     units = await reference.minor_units(session)
     live = [(group, index, amount) for group in groups for index, amount in _checked(group, units)]
     held = await lock_accounts(session, (a for g, i, _ in live for a in _accounts_of(g.specs[i])), now)
-    known = await _known(session, {g.specs[i].transfer_id for g, i, _ in live})
+    known = await _known(session, {g.specs[i].transfer_id for g, i, _ in live if not g.specs[i].fresh})
     entries: dict[int, list[tuple[int, int]]] = {}
     for group, index, amount in live:
         entries.setdefault(id(group), []).append((index, amount))
@@ -364,24 +366,73 @@ async def post_legs(
     with a key is replayed if it exists with the same content. The transfers in leg
     order, or LegRefused for the first leg the ledger refused (IDEMPOTENCY_CONFLICT for a
     key taken by other content)."""
-    assert legs and all(leg.amount > 0 for leg in legs), "legs move positive amounts"
-    specs = [
-        TransferSpec(
-            leg.key or uuid.uuid4(),
-            leg.debit_account_id,
-            leg.credit_account_id,
-            None,
-            leg.currency,
-            pending=pending,
-            timeout_seconds=timeout_seconds,
-            reference=leg.reference or reference,
-            minor=leg.amount,
+    (posted,) = await post_leg_groups(
+        session, [legs], pending=pending, timeout_seconds=timeout_seconds, references=[reference], now=now
+    )
+    if isinstance(posted, LegRefused):
+        raise posted
+    return posted
+
+
+def fresh_keys(count: int) -> Iterator[uuid.UUID]:
+    """`count` new random transferIds (UUID version 4), from one read of the OS's randomness."""
+    data = os.urandom(16 * count)
+    return (uuid.UUID(bytes=data[k : k + 16], version=4) for k in range(0, 16 * count, 16))
+
+
+async def post_leg_groups(
+    session: AsyncSession,
+    groups: Sequence[Sequence[Leg]],
+    *,
+    pending: bool = False,
+    timeout_seconds: int | None = None,
+    references: Sequence[str | None],
+    now: dt.datetime,
+) -> list[list[NewTransfer] | LegRefused]:
+    """Post several flows' legs at once (group commit), as `post_legs` posts one flow's:
+    each group atomically and as if alone, in order (a group sees the effects of those
+    before it), with `references[k]` for group k's legs. Per group: its transfers in leg
+    order, or the LegRefused that left it without effect."""
+    assert len(references) == len(groups), "one reference per group"
+    assert all(legs and all(leg.amount > 0 for leg in legs) for legs in groups), "legs move positive amounts"
+    keys = fresh_keys(sum(leg.key is None for legs in groups for leg in legs))
+    transfer_groups = [
+        TransferGroup(
+            SYSTEM,
+            [
+                TransferSpec(
+                    leg.key or next(keys),
+                    leg.debit_account_id,
+                    leg.credit_account_id,
+                    None,
+                    leg.currency,
+                    pending=pending,
+                    timeout_seconds=timeout_seconds,
+                    reference=leg.reference or reference,
+                    minor=leg.amount,
+                    fresh=leg.key is None,
+                )
+                for leg in legs
+            ],
+            atomic=True,
         )
-        for leg in legs
+        for legs, reference in zip(groups, references, strict=True)
     ]
-    outcomes = await create_transfers(session, SYSTEM, specs, atomic=True, now=now)
-    for index, outcome in enumerate(outcomes):
-        if outcome.error is not None and outcome.error.code is not ErrorCode.ATOMIC_BATCH_FAILED:
-            raise LegRefused(index, outcome.error)
-    assert all(o.created for o, leg in zip(outcomes, legs, strict=True) if leg.key is None), "fresh keys are new"
-    return [outcome.transfer for outcome in outcomes]
+    await create_transfer_groups(session, transfer_groups, now=now)
+    results: list[list[NewTransfer] | LegRefused] = []
+    for group, legs in zip(transfer_groups, groups, strict=True):
+        assert group.error is None, "the service may post any legs"
+        refused = next(
+            (
+                LegRefused(index, outcome.error)
+                for index, outcome in enumerate(group.outcomes)
+                if outcome.error is not None and outcome.error.code is not ErrorCode.ATOMIC_BATCH_FAILED
+            ),
+            None,
+        )
+        if refused is not None:
+            results.append(refused)
+            continue
+        assert all(o.created for o, leg in zip(group.outcomes, legs, strict=True) if leg.key is None), "fresh keys"
+        results.append([outcome.transfer for outcome in group.outcomes])
+    return results
