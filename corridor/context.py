@@ -25,7 +25,9 @@ from models.base import utcnow
 from resolvers.access import Principal
 
 if TYPE_CHECKING:
-    from corridor.batcher import TransferBatcher
+    from corridor.batcher import GroupCommit
+    from resolvers.ledger import TransferGroup
+    from resolvers.messaging import PaymentOrder
 
 T = TypeVar("T")
 log = logging.getLogger("corridor.context")
@@ -84,8 +86,9 @@ class Context:
     operation_name: str | None = None
     # Filled by the schema layer on first use (schema.loaders.loaders).
     loaders: Any = None
-    # The process's group commit for createTransfers.
-    batcher: TransferBatcher | None = None
+    # The process's group commits (corridor/batcher.py).
+    batcher: GroupCommit[TransferGroup] | None = None  # createTransfers' group commit
+    payments: GroupCommit[PaymentOrder] | None = None  # sendPayment's
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _work: set[asyncio.Task] = field(default_factory=set)

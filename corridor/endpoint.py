@@ -18,7 +18,7 @@ from strawberry.http.parse_content_type import parse_content_type
 
 from corridor import ide
 from corridor.auth import Authenticator
-from corridor.batcher import TransferBatcher
+from corridor.batcher import payment_batcher, transfer_batcher
 from corridor.context import Context
 from corridor.http import body_problem, json_text, refusal
 from corridor.settings import Settings
@@ -39,7 +39,8 @@ class GraphQLEndpoint(GraphQL):
         self.settings = settings
         self.sessions = sessions
         self.authenticator = authenticator
-        self.batcher = TransferBatcher(sessions)
+        self.batcher = transfer_batcher(sessions)
+        self.payments = payment_batcher(sessions)
         self._closing: set[asyncio.Task] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -83,7 +84,13 @@ class GraphQLEndpoint(GraphQL):
                 "A valid API key is required: Authorization: Bearer <key>.",
                 headers={"WWW-Authenticate": 'Bearer realm="corridor"'},
             )
-        ctx = Context(sessions=self.sessions, settings=self.settings, principal=principal, batcher=self.batcher)
+        ctx = Context(
+            sessions=self.sessions,
+            settings=self.settings,
+            principal=principal,
+            batcher=self.batcher,
+            payments=self.payments,
+        )
         request.scope.setdefault("state", {})["corridor"] = ctx
 
         async def replay() -> dict:

@@ -303,10 +303,10 @@ async def create_transfers(_root, info, transfers: list[dict], atomic: bool | No
     specs = [_spec(item) for item in transfers]
     ctx = info.context
     await ctx.release()
-    try:
-        outcomes = await ctx.batcher.submit(ctx.principal, specs, bool(atomic))
-    except DomainError as error:  # the whole request refused (e.g. an ANALYST key)
-        return CreateTransfersPayload(results=[TransferResult(errors=[UserError.of(error)]) for _ in transfers])
+    group = await ctx.batcher.submit(ledger.TransferGroup(ctx.principal, specs, bool(atomic)))
+    if group.error is not None:  # the whole request refused (e.g. an ANALYST key)
+        return CreateTransfersPayload(results=[TransferResult(errors=[UserError.of(group.error)]) for _ in transfers])
+    outcomes = group.outcomes
     units = await minor_units(info)
     return CreateTransfersPayload(results=[_result(outcome, units, ctx.now, "transfers") for outcome in outcomes])
 

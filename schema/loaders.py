@@ -15,8 +15,9 @@ from corridor.context import Context
 from models import cards as card_models
 from models import fx as fx_models
 from models import ledger as ledger_models
+from models import messaging as messaging_models
 from models import reference as reference_models
-from resolvers import access, cards, ledger, reference, rows
+from resolvers import access, cards, ledger, messaging, reference, rows
 
 
 class SharedLoader(DataLoader):
@@ -142,6 +143,39 @@ class Loaders:
     def payment_transfers(self) -> DataLoader:
         """authorization id -> its ledger transfers, in order."""
         return self._loader(cards.payment_transfers)
+
+    @cached_property
+    def payment_network(self) -> DataLoader:
+        return self._rows(messaging_models.PaymentNetwork)
+
+    @cached_property
+    def network_currencies(self) -> DataLoader:
+        """network id -> its settlement currency codes, in order."""
+        return self._loader(messaging.network_currencies)
+
+    @cached_property
+    def network_members(self) -> DataLoader:
+        """network id -> its memberships, by institution."""
+        return self._children(messaging_models.NetworkMembership, "network_id", "institution_id")
+
+    @cached_property
+    def network_memberships(self) -> DataLoader:
+        """institution id -> its network memberships, by network."""
+        return self._children(messaging_models.NetworkMembership, "institution_id", "network_id")
+
+    @cached_property
+    def interbank_payment(self) -> DataLoader:
+        return self._rows(messaging_models.InterbankPayment)
+
+    @cached_property
+    def payment_events(self) -> DataLoader:
+        """payment id -> its status events, oldest first."""
+        return self._children(messaging_models.PaymentEvent, "payment_id", "id")
+
+    @cached_property
+    def interbank_transfers(self) -> DataLoader:
+        """payment id -> its ledger transfers, in order."""
+        return self._loader(messaging.payment_transfers)
 
     @cached_property
     def api_key(self) -> DataLoader:

@@ -25,6 +25,7 @@ from schema.loaders import loaders
 if TYPE_CHECKING:
     from schema.cards import SchemeMembership
     from schema.ledger import AccountConnection
+    from schema.messaging import NetworkMembership
 
 InstitutionKind = strawberry.enum(models.InstitutionKind, name="InstitutionKind")
 
@@ -109,6 +110,14 @@ class Institution(Node):
         from schema.cards import institution_memberships
 
         return await institution_memberships(info, self._row.id)
+
+    @strawberry.field(description="Its memberships of payment networks (SWIFT, SPFS, CIPS), by network.")
+    async def network_memberships(
+        self, info: Info
+    ) -> list[Annotated[NetworkMembership, strawberry.lazy("schema.messaging")]]:
+        from schema.messaging import institution_network_memberships
+
+        return await institution_network_memberships(info, self._row.id)
 
 
 @strawberry.type

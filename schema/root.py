@@ -34,13 +34,31 @@ from schema.fx import Basket, FxMutation, FxQuery, Quote, QuoteMutation
 from schema.inputs import InputBoundary
 from schema.ledger import Account, LedgerMutation, LedgerQuery, Transfer, install_fast_resolvers
 from schema.limits import bound_overlap_rule, limit_rule
+from schema.messaging import (
+    InterbankPayment,
+    NetworkMutation,
+    NetworkQuery,
+    PaymentMutation,
+    PaymentNetwork,
+    PaymentQuery,
+)
 from schema.node import resolve_node
 from schema.reference import Institution, ReferenceMutation, ReferenceQuery
 from schema.scalars import SCALAR_OVERRIDES
 
 
 @strawberry.type
-class Query(ReferenceQuery, AccessQuery, LedgerQuery, FxQuery, CardsQuery, CardIssuingQuery, CardPaymentQuery):
+class Query(
+    ReferenceQuery,
+    AccessQuery,
+    LedgerQuery,
+    FxQuery,
+    CardsQuery,
+    CardIssuingQuery,
+    CardPaymentQuery,
+    NetworkQuery,
+    PaymentQuery,
+):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         return await resolve_node(info, id)
@@ -56,6 +74,8 @@ class Mutation(
     CardsMutation,
     CardIssuingMutation,
     CardPaymentMutation,
+    NetworkMutation,
+    PaymentMutation,
 ):
     pass
 
@@ -98,6 +118,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             Card,
             Merchant,
             Authorization,
+            PaymentNetwork,
+            InterbankPayment,
             ApiKey,
             Money,
         ],
