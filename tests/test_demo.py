@@ -22,7 +22,8 @@ async def test_demo_loads_once(api):
 
 async def test_demo_ledger_is_funded_and_has_history(api):
     first = await demo.load(api.sessions)
-    assert first["accounts"] == 26 + 5 + 3 and first["transfers"] == 50 + 5  # 3: the merchants' accounts
+    # 3: the merchants' accounts; 21 and 17: the interbank customer and SETTLEMENT accounts, and their funding
+    assert first["accounts"] == 26 + 5 + 3 + 21 and first["transfers"] == 50 + 5 + 17
     again = await demo.load(api.sessions)
     assert set(again.values()) == {0}
     query = """
@@ -48,7 +49,8 @@ async def test_demo_ledger_is_funded_and_has_history(api):
     assert any(reference.startswith("card authorization") for reference in references)  # the Mir card's account
     central = (await api(query, {"bic": "CBRFRUMM"}))["institution"]["accounts"]["edges"]
     assert central[0]["node"]["kind"] == "ISSUANCE"
-    assert central[0]["node"]["balance"]["amount"] == "-520000000.00"  # two banks and the FX provider
+    # two banks and the FX provider (520,000,000), and the interbank RUB accounts (4 x 50,000,000)
+    assert central[0]["node"]["balance"]["amount"] == "-720000000.00"
 
 
 async def test_demo_rates_index_basket_and_fx_liquidity(api):
@@ -81,8 +83,9 @@ async def test_demo_rates_index_basket_and_fx_liquidity(api):
     positions = {e["node"]["currency"]["code"]: e["node"] for e in data["institution"]["accounts"]["edges"]}
     assert set(positions) == {"RUB", "CNY", "INR", "IRR", "USD"}
     assert all(p["kind"] == "FX_POSITION" for p in positions.values())
-    # Funded with 500,000,000 RUB; the demo's card payments moved a few thousand through it since.
-    assert Decimal("499990000") < Decimal(positions["RUB"]["balance"]["amount"]) < Decimal("500010000")
+    # Funded with 500,000,000 RUB; the card payments and the cross-currency interbank payment
+    # (about 102,700 RUB in) moved it a little since.
+    assert Decimal("499990000") < Decimal(positions["RUB"]["balance"]["amount"]) < Decimal("500200000")
 
 
 async def test_demo_cards_schemes_and_authorizations_in_each_state(api):
@@ -137,3 +140,48 @@ async def test_demo_cards_schemes_and_authorizations_in_each_state(api):
     assert (refunded["capturedAmount"], refunded["refundedAmount"]) == ({"amount": "5000.00"}, {"amount": "1000.00"})
     co_badged = found["Co-badged card in Shanghai, captured in part"]
     assert co_badged["route"] == "DOMESTIC" and co_badged["card"]["schemes"] == [{"code": "MIR"}, {"code": "UNIONPAY"}]
+
+
+async def test_demo_networks_and_payments_ru_ir_mostly_outside_usd(api):
+    first = await demo.load(api.sessions)
+    assert (first["networks"], first["payments"]) == (3, 14)
+    assert (await demo.load(api.sessions))["payments"] == 0
+    data = await api(
+        """{ paymentNetworks { code settlementMode settlementCurrencies { code } }
+             institution(bic: "SABRRUMM") { networkMemberships { network { code } status reason } }
+             payments(first: 100) {
+               edges { node { status reasonCode network { code } amount { amount currency } debitAmount { currency }
+                              sender { country { code } } receiver { country { code } } } } } }"""
+    )
+    networks = {
+        n["code"]: (n["settlementMode"], [c["code"] for c in n["settlementCurrencies"]])
+        for n in data["paymentNetworks"]
+    }
+    assert networks == {"CIPS": ("RTGS", ["CNY"]), "SPFS": ("DEFERRED_NET", ["RUB"]), "SWIFT": ("RTGS", ["USD", "EUR"])}
+    sber = {m["network"]["code"]: (m["status"], m["reason"]) for m in data["institution"]["networkMemberships"]}
+    assert sber == {"CIPS": ("ACTIVE", None), "SPFS": ("ACTIVE", None), "SWIFT": ("SUSPENDED", "disconnected 2022")}
+    payments = [edge["node"] for edge in data["payments"]["edges"]]
+    assert sorted(p["reasonCode"] for p in payments if p["status"] == "REJECTED") == [
+        "AC01",
+        "AM03",
+        "AM04",
+        "CURR",
+        "ED05",
+        "RR04",
+    ]
+    ru_ir = [
+        p
+        for p in payments
+        if p["status"] == "SETTLED"
+        and {p["sender"]["country"]["code"], p["receiver"]["country"]["code"]} == {"RU", "IR"}
+    ]
+    in_usd = {"USD": Decimal(1), "RUB": 1 / Decimal("92.50")}  # the demo's USDRUB
+    value = {
+        c: sum(Decimal(p["amount"]["amount"]) * in_usd[c] for p in ru_ir if p["amount"]["currency"] == c)
+        for c in in_usd
+    }
+    assert value["RUB"] / (value["RUB"] + value["USD"]) == Decimal("0.6")
+    assert {p["network"]["code"] for p in ru_ir} == {"SWIFT", "SPFS"}
+    ru_cn = [p for p in payments if p["status"] == "SETTLED" and p["network"]["code"] == "CIPS"]
+    crossing = [p for p in ru_cn if p["debitAmount"]["currency"] != p["amount"]["currency"]]
+    assert len(ru_cn) == 3 and len(crossing) == 1 and crossing[0]["debitAmount"]["currency"] == "RUB"

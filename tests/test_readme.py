@@ -46,5 +46,6 @@ async def test_every_readme_example_runs_against_the_demo(api):
         body = await api.raw(example)
         assert "errors" not in body, (example, body)
         assert _user_errors(body["data"]) == [], (example, body["data"])
+        assert None not in body["data"].values(), ("an example that finds nothing", example, body["data"])
         ran += 1
     assert ran >= 15, ran

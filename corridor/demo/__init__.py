@@ -13,6 +13,7 @@ that adds what is missing, in one transaction that `load` here opens and commits
 - `ledger`: accounts, their funding, the payment history, the holds;
 - `fx`: rates, the FX provider's positions, the basket;
 - `cards`: schemes, memberships, links, cards, merchants, authorizations;
+- `messaging`: payment networks, memberships, the banks' accounts for them, payments;
 - `tour`: the ids a tour needs, printed after loading.
 A new domain adds its module, its kinds to `common.CREATED_KINDS` and its step below.
 """
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from corridor.db import WRITE_OPTION
-from corridor.demo import cards, fx, ledger, reference
+from corridor.demo import cards, fx, ledger, messaging, reference
 from corridor.demo.cards import (
     AUTHORIZATIONS,
     CARD_EXPIRY,
@@ -77,5 +78,6 @@ async def load(sessions: async_sessionmaker[AsyncSession], settings: Settings | 
         await ledger.load(session, created)
         await fx.load(session, created)
         await cards.load(session, created, settings)
+        await messaging.load(session, created)
         await session.commit()
     return created

@@ -86,6 +86,8 @@ CREATED_KINDS = (
     "cards",
     "merchants",
     "authorizations",
+    "networks",
+    "payments",
 )
 Created = dict[str, int]
 

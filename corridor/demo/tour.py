@@ -11,14 +11,15 @@ from models.base import utcnow
 from models.cards import CardAuthorization, Merchant
 from models.fx import Basket
 from models.ledger import Account, AccountKind
+from models.messaging import InterbankPayment
 from models.reference import Institution
 from resolvers.cards import authorization_state
 from schema.base import global_id
 
 
 async def tour(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
-    """Lines naming the demo's merchants, customer accounts, authorizations and baskets
-    with their ids."""
+    """Lines naming the demo's merchants, customer accounts, authorizations, baskets and
+    interbank payments with their ids."""
     async with sessions() as session:
         lines = ["ids for a tour (the README's examples use them; they stay the same on every load):"]
         for merchant in await session.exec(select(Merchant).order_by(Merchant.id)):
@@ -40,4 +41,7 @@ async def tour(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
             lines.append(f"  authorization {row.authorization_id}  response {row.response_code}, {state}")
         for basket in await session.exec(select(Basket).order_by(Basket.id)):
             lines.append(f"  basket     {basket.code}  {basket.name}")
+        for payment in await session.exec(select(InterbankPayment).order_by(InterbankPayment.id)):
+            outcome = payment.status.value.lower() + (f" {payment.reason_code}" if payment.reason_code else "")
+            lines.append(f"  payment    {payment.uetr}  {outcome}: {payment.remittance_information}")
     return lines
