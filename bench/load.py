@@ -21,11 +21,21 @@ next request when the previous answer has arrived):
 - card_fx: the same at the Shanghai merchant (UNIONPAY, CNY), 10.00 CNY: INTERSCHEME
           through the MIR -> UNIONPAY link, converted from the card's RUB by the FX
           provider, with the link's fee.
+- payment: sendPayment, one interbank payment of 0.01 RUB per request on the RTGS
+          network BENCHRTGS (same currency: no FX), from a random customer account to
+          a random customer account of another bank (the sender is the debtor
+          account's bank, the receiver the creditor account's); requests/s, p50, p99.
+- pacs008: submitIso20022 with a pacs.008.001.08 document of 1,000 such credit
+          transfer transactions (ClrSys/Prtry BENCHRTGS); payments/s (transactions)
+          and requests/s.
 
 Every request body is built with json.dumps, with fresh uuid4 transferIds (and
-authorizationIds). A request counts only when it is answered 200 without GraphQL
-errors and every transfer in it was created without errors; a transfer counts only
-when it was created without errors. In the card scenarios each client pays with a
+authorizationIds, UETRs); the pacs.008 text is built by string joins, every value
+XML-escaped. A request counts only when it is answered 200 without GraphQL errors and
+every transfer in it was created without errors; a transfer counts only when it was
+created without errors. An interbank payment counts only when it comes back SETTLED,
+a sendPayment request only when its payment did and it has no errors, a pacs.008
+request only when all 1,000 payments did and its errors are empty. In the card scenarios each client pays with a
 card of its own (bench.prepare: one card per client, each on its own well-funded
 account); an authorization counts only when it is approved with the expected route,
 amounts and fee, a capture only when it reads CAPTURED for the whole amount, and a
@@ -46,8 +56,10 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
 
 from bench.client import Connection, HTTPError
 
@@ -56,8 +68,18 @@ FLOOR_BODY = json.dumps({"query": "{ __typename }"}).encode()
 BATCH_SIZE = 1000
 AMOUNT = "0.01"
 CURRENCY = "RUB"
-SCENARIOS = ("floor", "batch", "single", "hot", "card", "card_fx")
+SCENARIOS = ("floor", "batch", "single", "hot", "card", "card_fx", "payment", "pacs008")
 CARD_SCENARIOS = ("card", "card_fx")
+PAYMENT_SCENARIOS = ("payment", "pacs008")
+PACS008_SIZE = 1000  # credit transfer transactions in each pacs008 document
+SEND_PAYMENT = (
+    "mutation($input: SendPaymentInput!) { sendPayment(input: $input) {"
+    " payment { status reasonCode } errors { code } } }"
+)
+SUBMIT_ISO20022 = (
+    "mutation($xml: String!) { submitIso20022(xml: $xml) { payments { status reasonCode } errors { code } } }"
+)
+PACS008_NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"
 AUTHORIZE = (
     "mutation($input: AuthorizeInput!) { authorizePayment(input: $input) { authorization { responseCode"
     " declineReason state route amount { amount currency } cardholderAmount { amount currency } fee { amount } }"
@@ -89,7 +111,7 @@ class Tally:
     transfers: int = 0  # created without errors
     failures: Counter = field(default_factory=Counter)  # reason -> count
     latencies: list[float] = field(default_factory=list)  # seconds, every answered request (card: every payment)
-    payments: int = 0  # card: authorized and captured as expected
+    payments: int = 0  # card: authorized and captured as expected; payment, pacs008: SETTLED
     steps: dict[str, Step] = field(default_factory=lambda: {name: Step() for name in STEPS})
 
 
@@ -105,6 +127,81 @@ def _transfer(debit: str, credit: str) -> dict:
 
 def _transfers_body(transfers: list[dict]) -> bytes:
     return json.dumps({"query": MUTATION, "variables": {"t": transfers}}).encode()
+
+
+# ---------------------------------------------------------------- interbank payments
+
+
+def payment_pair_maker(holders: dict[str, list[str]]):
+    """A function that returns a random (sender BIC, receiver BIC, debtor, creditor): the
+    debtor a random customer account, the sender its bank, the creditor a random customer
+    account of another bank, the receiver that bank."""
+    owned = [(bic, account) for bic, accounts in holders.items() for account in accounts]
+    banks = [bic for bic, accounts in holders.items() if accounts]
+    if len(banks) < 2:
+        raise ValueError("interbank payments need customer accounts at two banks at least")
+
+    def pair() -> tuple[str, str, str, str]:
+        sender, debtor = random.choice(owned)
+        receiver = random.choice(banks[:-1])
+        if receiver == sender:
+            receiver = banks[-1]
+        return sender, receiver, debtor, random.choice(holders[receiver])
+
+    return pair
+
+
+def _payment_body(network: dict, pair: tuple[str, str, str, str]) -> bytes:
+    sender, receiver, debtor, creditor = pair
+    payment = {
+        "uetr": str(uuid.uuid4()),
+        "networkCode": network["network"],
+        "senderBic": sender,
+        "receiverBic": receiver,
+        "debtorAccountId": debtor,
+        "creditorAccountId": creditor,
+        "amount": network["amount"],
+        "currency": network["currency"],
+    }
+    return json.dumps({"query": SEND_PAYMENT, "variables": {"input": payment}}).encode()
+
+
+def _agent(name: str, bic: str) -> str:
+    return f"<{name}><FinInstnId><BICFI>{escape(bic)}</BICFI></FinInstnId></{name}>"
+
+
+def _account_element(name: str, account: str) -> str:
+    return f"<{name}><Id><Othr><Id>{escape(account)}</Id></Othr></Id></{name}>"
+
+
+def pacs008_document(network: dict, pairs: list[tuple[str, str, str, str]]) -> str:
+    """A pacs.008.001.08 (CBPR+-shaped, elements in the XSD's order) with one CdtTrfTxInf
+    per (sender BIC, receiver BIC, debtor, creditor), each with a fresh uuid4 UETR."""
+    now = datetime.now(UTC)
+    amount = (
+        f"<IntrBkSttlmAmt Ccy={quoteattr(network['currency'])}>{escape(network['amount'])}</IntrBkSttlmAmt>"
+        f"<IntrBkSttlmDt>{now:%Y-%m-%d}</IntrBkSttlmDt><ChrgBr>SHAR</ChrgBr>"
+    )
+    transactions = [
+        "<CdtTrfTxInf>"
+        f"<PmtId><EndToEndId>BENCH-{k}</EndToEndId><UETR>{uuid.uuid4()}</UETR></PmtId>"
+        f"{amount}{_agent('InstgAgt', sender)}{_agent('InstdAgt', receiver)}"
+        f"<Dbtr/>{_account_element('DbtrAcct', debtor)}{_agent('DbtrAgt', sender)}"
+        f"{_agent('CdtrAgt', receiver)}<Cdtr/>{_account_element('CdtrAcct', creditor)}"
+        "</CdtTrfTxInf>"
+        for k, (sender, receiver, debtor, creditor) in enumerate(pairs)
+    ]
+    header = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="{PACS008_NAMESPACE}"><FIToFICstmrCdtTrf><GrpHdr>'
+        f"<MsgId>{uuid.uuid4().hex}</MsgId><CreDtTm>{now.isoformat(timespec='seconds')}</CreDtTm>"
+        f"<NbOfTxs>{len(pairs)}</NbOfTxs><SttlmInf><SttlmMtd>CLRG</SttlmMtd>"
+        f"<ClrSys><Prtry>{escape(network['network'])}</Prtry></ClrSys></SttlmInf></GrpHdr>"
+    )
+    return "".join([header, *transactions, "</FIToFICstmrCdtTrf></Document>"])
+
+
+def _pacs008_body(network: dict, pairs: list[tuple[str, str, str, str]]) -> bytes:
+    return json.dumps({"query": SUBMIT_ISO20022, "variables": {"xml": pacs008_document(network, pairs)}}).encode()
 
 
 def body_maker(config: dict):
@@ -124,6 +221,12 @@ def body_maker(config: dict):
         return lambda: _transfers_body([_transfer(*distinct_pair())])
     if scenario == "hot":
         return lambda: _transfers_body([_transfer(hot, random.choice(customers))])
+    if scenario in PAYMENT_SCENARIOS:
+        network = config["payments"]
+        pair = payment_pair_maker(network["holders"])
+        if scenario == "payment":
+            return lambda: _payment_body(network, pair())
+        return lambda: _pacs008_body(network, [pair() for _ in range(PACS008_SIZE)])
     raise ValueError(f"unknown scenario {scenario!r}")
 
 
@@ -154,6 +257,9 @@ def check(scenario: str, status: int, body: bytes, tally: Tally) -> None:
     if scenario == "floor":
         tally.requests += 1
         return
+    if scenario in PAYMENT_SCENARIOS:
+        check_payments(scenario, data, tally)
+        return
     all_created = True
     for result in data["createTransfers"]["results"]:
         if result["errors"]:
@@ -166,6 +272,35 @@ def check(scenario: str, status: int, body: bytes, tally: Tally) -> None:
         else:
             tally.transfers += 1
     if all_created:
+        tally.requests += 1
+
+
+def _settled(payment: dict | None, tally: Tally) -> bool:
+    """Whether an interbank payment came back SETTLED; counts it, or why not."""
+    if payment is None:
+        tally.failures["no payment"] += 1
+        return False
+    if payment["status"] != "SETTLED":
+        tally.failures[f"{payment['status']} {payment['reasonCode'] or ''}".strip()] += 1
+        return False
+    tally.payments += 1
+    return True
+
+
+def check_payments(scenario: str, data: dict, tally: Tally) -> None:
+    """Count one sendPayment or submitIso20022 answer: its SETTLED payments, the request
+    when every payment of it settled without errors, or what failed."""
+    payload = data["sendPayment" if scenario == "payment" else "submitIso20022"]
+    for error in payload["errors"]:
+        tally.failures[f"error {error['code']}"] += 1
+    if scenario == "payment":
+        payments = [payload["payment"]]
+    else:
+        payments = payload["payments"]
+        if len(payments) != PACS008_SIZE:
+            tally.failures[f"{len(payments)} payments, not {PACS008_SIZE}"] += 1
+    settled = [_settled(payment, tally) for payment in payments]
+    if all(settled) and len(payments) == (1 if scenario == "payment" else PACS008_SIZE) and not payload["errors"]:
         tally.requests += 1
 
 
@@ -347,9 +482,10 @@ async def measure(config: dict) -> dict:
         "failures": dict(tally.failures),
         "client_cpu": client_cpu / elapsed,  # the load generator's CPU, in cores
     }
-    if config["scenario"] in CARD_SCENARIOS:
+    if config["scenario"] in CARD_SCENARIOS + PAYMENT_SCENARIOS:
         result["payments"] = tally.payments
         result["payments_per_s"] = tally.payments / elapsed
+    if config["scenario"] in CARD_SCENARIOS:
         result["steps"] = {
             name: {
                 "requests": counts.requests,

@@ -11,6 +11,15 @@ CUSTOMER RUB accounts spread over them, each funded from the ISSUANCE account
 (createTransfers, 1,000 a request), and one "hot" customer account funded with
 a very large amount, which the hot-account path debits on every request.
 
+The interbank scenarios (payment, pacs008) get an RTGS network of their own, as
+tests/messaging_world.py builds one: a NETWORK_OPERATOR institution (BNCHRUMM) running
+BENCHRTGS (RU, RUB, RTGS); the four commercial banks ACTIVE members of it, each with a
+RUB SETTLEMENT account funded from the ISSUANCE account with far more than a run moves
+(every payment also moves its amount from the sender's SETTLEMENT account to the
+receiver's). The customer accounts are the payments' debtors and creditors; each is
+listed under the BIC of the bank that holds it (`PaymentWorld.holders`), since a
+payment's debtor account must be held by the sender and its creditor by the receiver.
+
 The card scenarios get a network of their own, as tests/card_world.py builds one:
 the People's Bank of China (CNY ISSUANCE), Bank of China, the scheme operators NSPK
 and UnionPay International, the schemes MIR (BIN 2200-2204, RUB) and UNIONPAY (62,
@@ -64,6 +73,13 @@ FX_AMOUNT = "10.00"  # CNY, card_fx: a Mir card at the Shanghai merchant
 BPS = 10_000
 CENT = Decimal("0.01")
 
+# The interbank network (see the module's docstring).
+NETWORK_OPERATOR = ("Corridor bench RTGS operator", "BNCHRUMM")
+NETWORK_CODE = "BENCHRTGS"
+NETWORK_CURRENCY = "RUB"
+SETTLEMENT_FUNDS = "1000000000000.00"  # RUB on each bank's SETTLEMENT account
+PAYMENT_AMOUNT = "0.01"  # RUB, payment and every transaction of pacs008
+
 INSTITUTION = """
 mutation($input: InstitutionInput!) { createInstitution(input: $input) { institution { id } errors { code message } } }
 """
@@ -90,6 +106,14 @@ mutation($input: IssueCardInput!) { issueCard(input: $input) { card { id } error
 """
 PUBLISH = """
 mutation($r: [ExchangeRateInput!]!) { publishRates(rates: $r) { errors { code message } } }
+"""
+NETWORK = """
+mutation($input: PaymentNetworkInput!) {
+  createPaymentNetwork(input: $input) { network { id } errors { code message } }
+}
+"""
+NETWORK_MEMBERSHIP = """
+mutation($input: NetworkMembershipInput!) { setNetworkMembership(input: $input) { errors { code message } } }
 """
 
 
@@ -122,13 +146,27 @@ def payment(merchant: str, amount: str, currency: str, route: str, cardholder: s
 
 
 @dataclass
+class PaymentWorld:
+    """What the interbank scenarios need: the network, the currency and amount, and the
+    customer accounts by the BIC of the bank that holds them (each bank an ACTIVE member
+    with a funded SETTLEMENT account)."""
+
+    network: str
+    currency: str
+    amount: str
+    holders: dict[str, list[str]]  # BIC -> opaque ids of the CUSTOMER accounts it holds
+
+
+@dataclass
 class World:
-    """What the measurements need: the key, the customer accounts, the hot account, the cards."""
+    """What the measurements need: the key, the customer accounts, the hot account, the
+    cards, the interbank network."""
 
     secret: str
     customers: list[str]  # opaque Account ids
     hot: str
     cards: CardWorld | None = None
+    payments: PaymentWorld | None = None
 
 
 def luhn(prefix: str, length: int = 16) -> str:
@@ -334,8 +372,36 @@ async def _build_cards(connection: Connection, rub_issuance: str, sberbank: str,
     )
 
 
+async def _build_network(
+    connection: Connection, rub_issuance: str, banks: dict[str, str], customers: list[tuple[str, str]]
+) -> PaymentWorld:
+    """The RTGS network of the module's docstring, through the API: `banks` is BIC ->
+    institution id, `customers` (BIC of the holder, account id) pairs."""
+    operator = await _institution(connection, *NETWORK_OPERATOR, "NETWORK_OPERATOR")
+    network = {
+        "code": NETWORK_CODE,
+        "name": "Corridor bench RTGS",
+        "operatorId": operator,
+        "countryCode": "RU",
+        "settlementCurrencies": [NETWORK_CURRENCY],
+        "settlementMode": "RTGS",
+    }
+    await _ok(connection, NETWORK, {"input": network}, "createPaymentNetwork")
+    settlement = []
+    for bic, institution in banks.items():
+        membership = {"networkCode": NETWORK_CODE, "institutionId": institution, "status": "ACTIVE"}
+        await _ok(connection, NETWORK_MEMBERSHIP, {"input": membership}, "setNetworkMembership")
+        settlement.append(await _account(connection, institution, f"{bic} RUB settlement", "SETTLEMENT"))
+    await _fund(connection, rub_issuance, [(account, SETTLEMENT_FUNDS) for account in settlement])
+    holders: dict[str, list[str]] = {bic: [] for bic in banks}
+    for bic, account in customers:
+        holders[bic].append(account)
+    return PaymentWorld(network=NETWORK_CODE, currency=NETWORK_CURRENCY, amount=PAYMENT_AMOUNT, holders=holders)
+
+
 async def build(port: int, secret: str, customers: int = CUSTOMERS, cards: int = CARDS) -> World:
-    """Institutions, accounts, funds and the card network, through the API of the server on `port`."""
+    """Institutions, accounts, funds, the card network and the interbank network, through
+    the API of the server on `port`."""
     connections = [Connection(port, secret) for _ in range(PARALLEL)]
     first = connections[0]
     try:
@@ -344,14 +410,22 @@ async def build(port: int, secret: str, customers: int = CUSTOMERS, cards: int =
         issuance = await _account(first, central_bank, "RUB issuance", "ISSUANCE")
         hot = await _account(first, banks[0], "Hot account", "CUSTOMER")
 
-        async def open_some(connection: Connection, numbers: range) -> list[str]:
-            return [await _account(connection, banks[n % len(banks)], f"Customer {n}", "CUSTOMER") for n in numbers]
+        async def open_some(connection: Connection, numbers: range) -> list[tuple[str, str]]:
+            """(BIC of the holder, account id) of customers `numbers`, customer n at bank n mod 4."""
+            opened = []
+            for n in numbers:
+                bank = n % len(banks)
+                opened.append((BANKS[bank][1], await _account(connection, banks[bank], f"Customer {n}", "CUSTOMER")))
+            return opened
 
         slices = await asyncio.gather(*(open_some(c, range(i, customers, PARALLEL)) for i, c in enumerate(connections)))
-        accounts = [account for part in slices for account in part]
+        held = [pair for part in slices for pair in part]
+        accounts = [account for _, account in held]
         await _fund(first, issuance, [(account, CUSTOMER_FUNDS) for account in accounts] + [(hot, HOT_FUNDS)])
         card_world = await _build_cards(first, issuance, banks[0], banks[1], cards)
+        bank_ids = {bic: bank for (_, bic), bank in zip(BANKS, banks, strict=True)}
+        payment_world = await _build_network(first, issuance, bank_ids, held)
     finally:
         for connection in connections:
             connection.close()
-    return World(secret=secret, customers=accounts, hot=hot, cards=card_world)
+    return World(secret=secret, customers=accounts, hot=hot, cards=card_world, payments=payment_world)

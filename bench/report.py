@@ -4,7 +4,11 @@ Markdown file in bench/results/ named by the run's UTC time.
 Targets shown next to the figures:
 - batch >= 0.5 x ceiling (every engine and worker count);
 - single >= 1,000 requests/s with p99 < 100 ms, on PostgreSQL with 2 workers;
-- hot >= 0.5 x single (every engine and worker count).
+- hot >= 0.5 x single (every engine and worker count);
+- payment (sendPayment, one a request) >= 0.4 x single, requests/s (every engine and
+  worker count);
+- pacs008 (a 1,000-transaction pacs.008) >= 0.2 x batch, its payments/s over the
+  batch's transfers/s (every engine and worker count).
 
 The card payments (card, card_fx) have no target: each is shown as payments/s with
 its ratio to the floor measured with the same server (payments/s / floor req/s; a
@@ -35,6 +39,8 @@ PACKAGES = (
 
 BATCH_TARGET = 0.5  # x ceiling
 HOT_TARGET = 0.5  # x single
+PAYMENT_TARGET = 0.4  # x single (requests/s)
+PACS008_TARGET = 0.2  # x batch (payments/s over transfers/s)
 SINGLE_TARGET_RPS = 1000
 SINGLE_TARGET_P99_MS = 100
 SINGLE_TARGET_WHERE = ("postgres", 2)  # (engine, workers)
@@ -126,7 +132,9 @@ def engine_rows(engine: dict) -> list[list[str]]:
     if ceiling is not None:
         rows.append(_row(name, "-", "ceiling: Core in-process", f"{_n(ceiling['transfers_per_s'])} transfers/s"))
     for workers, paths in engine["runs"].items():
-        floor, batch, single, hot = (paths.get(path) for path in ("floor", "batch", "single", "hot"))
+        floor, batch, single, hot, payment, pacs008 = (
+            paths.get(path) for path in ("floor", "batch", "single", "hot", "payment", "pacs008")
+        )
         if floor:
             throughput = f"{_n(floor['requests_per_s'])} req/s"
             rows.append(_row(name, workers, f"floor ({floor['clients']} clients)", throughput, floor))
@@ -169,6 +177,26 @@ def engine_rows(engine: dict) -> list[list[str]]:
             rows.append(
                 _row(name, workers, f"hot account ({hot['clients']} clients)", throughput, hot, ratio, target, met)
             )
+
+        if payment:
+            ratio = target = met = ""
+            if single:
+                value = payment["requests_per_s"] / single["requests_per_s"] if single["requests_per_s"] else 0.0
+                ratio, target = f"{value:.2f} x single", f">= {PAYMENT_TARGET} x single"
+                met = _met(value >= PAYMENT_TARGET)
+            throughput = f"{_n(payment['requests_per_s'])} req/s"
+            path = f"sendPayment, RTGS ({payment['clients']} clients)"
+            rows.append(_row(name, workers, path, throughput, payment, ratio, target, met))
+
+        if pacs008:
+            ratio = target = met = ""
+            if batch:
+                value = pacs008["payments_per_s"] / batch["transfers_per_s"] if batch["transfers_per_s"] else 0.0
+                ratio, target = f"{value:.2f} x batch", f">= {PACS008_TARGET} x batch"
+                met = _met(value >= PACS008_TARGET)
+            throughput = f"{_n(pacs008['payments_per_s'])} payments/s ({_n(pacs008['requests_per_s'])} req/s)"
+            path = f"pacs.008 of 1,000 ({pacs008['clients']} clients)"
+            rows.append(_row(name, workers, path, throughput, pacs008, ratio, target, met))
 
         for path in CARD_PATHS:
             if path in paths:
@@ -259,6 +287,14 @@ def markdown(
         "- batch: createTransfers with 1,000 transfers of 0.01 RUB between random distinct customer accounts",
         "  (1,000 accounts), 2 x workers clients; only transfers created without errors count.",
         "- single: one such transfer per request, 32 clients. hot: the same, every transfer debiting one account.",
+        "- sendPayment, RTGS: sendPayment of 0.01 RUB on the RTGS network BENCHRTGS, one payment per request,",
+        "  32 clients, from a random customer account to a random customer account of another of the 4 banks",
+        "  (the sender holds the debtor account, the receiver the creditor account); each payment also moves",
+        "  0.01 RUB from the sender's SETTLEMENT account to the receiver's (4 SETTLEMENT accounts in all).",
+        "  A request counts when its payment comes back SETTLED without errors. ratio = req/s / single req/s.",
+        "- pacs.008 of 1,000: submitIso20022 with a pacs.008.001.08 of 1,000 such transactions (fresh UETRs,",
+        "  ClrSys/Prtry BENCHRTGS), 2 x workers clients; only SETTLED payments count, a request when all 1,000",
+        "  did and its errors are empty. ratio = payments/s / batch transfers/s of the same worker count.",
         "- card: payments of 1.00 RUB by Mir cards at a Moscow merchant (MIR, DOMESTIC, one hold), each",
         "  authorizePayment then capturePayment (in full), 32 clients each with a card of its own (its own RUB",
         "  account); card_fx: 10.00 CNY at a Shanghai merchant (UNIONPAY), INTERSCHEME over MIR -> UNIONPAY (fee",

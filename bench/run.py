@@ -9,8 +9,9 @@ For each engine (SQLite: a fresh temporary file; PostgreSQL: `corridor_bench` on
 2. measure the ceiling in-process, with no server running (`bench.ceiling`), when
    the batch path is measured;
 3. for each worker count, start `corridor serve --workers N` (`bench.server`) and run
-   floor, batch, single, hot, card and card_fx (or those --scenarios names; the floor
-   always, as the card payments' baseline) from a separate load-generator process
+   floor, batch, single, hot, card, card_fx, payment (sendPayment, RTGS) and pacs008
+   (submitIso20022 of 1,000 transactions), or those --scenarios names (the floor always,
+   as the card payments' baseline), from a separate load-generator process
    (`bench.load`), each for a fixed duration after a short warm-up; then stop the
    server. What the server logged during each scenario (every worker's) is scanned
    for retried transactions and errors.
@@ -36,8 +37,9 @@ from bench import ceiling, load, prepare, report
 from bench.server import Server, corridor
 
 ENGINES = ("sqlite", "postgres")
-CLIENTS = 32  # floor, single, hot, card and card_fx (one card per client)
-BATCH_CLIENTS_PER_WORKER = 2
+CLIENTS = 32  # floor, single, hot, card and card_fx (one card per client), payment
+BATCH_CLIENTS_PER_WORKER = 2  # batch and pacs008
+BATCH_SCENARIOS = ("batch", "pacs008")
 RETRIED = re.compile(r" retried after (\w+)")
 ERROR_LINE = re.compile(r"(^|\s)(ERROR|CRITICAL)[:\s]")
 
@@ -99,13 +101,15 @@ def server_log_summary(text: str) -> dict:
 def _summary(result: dict) -> str:
     failures = sum(result["failures"].values())
     timing = f"p50 {result['p50_ms'] or 0:.1f} ms, p99 {result['p99_ms'] or 0:.1f} ms"
-    if "payments_per_s" in result:
+    if "steps" in result:
         steps = "; ".join(
             f"{name} p50 {step['p50_ms'] or 0:.1f} ms, p99 {step['p99_ms'] or 0:.1f} ms"
             for name, step in result["steps"].items()
         )
         head = f"{result['payments_per_s']:,.0f} payments/s ({result['requests_per_s']:,.0f} req/s), payment {timing}"
         head += f"; {steps}"
+    elif "payments_per_s" in result:
+        head = f"{result['payments_per_s']:,.0f} payments/s ({result['requests_per_s']:,.0f} req/s), {timing}"
     else:
         head = f"{result['requests_per_s']:,.0f} req/s, {result['transfers_per_s']:,.0f} transfers/s, {timing}"
     log = result["server_log"]
@@ -119,7 +123,7 @@ def _summary(result: dict) -> str:
 def measure_engine(engine: str, database_url: str, args: argparse.Namespace, scratch: Path) -> dict:
     say(
         f"[{engine}] preparing: migrate, API key, {prepare.CUSTOMERS:,} funded accounts"
-        f" and {CLIENTS} cards through the API"
+        f", {CLIENTS} cards and the {prepare.NETWORK_CODE} network through the API"
     )
     corridor(database_url, "migrate")
     secret = corridor(database_url, "apikey", "--role", "OPERATOR", "--label", "bench").strip().splitlines()[-1]
@@ -137,7 +141,7 @@ def measure_engine(engine: str, database_url: str, args: argparse.Namespace, scr
         with Server(database_url, workers, scratch / f"{engine}-{workers}.log") as server:
             paths = {}
             for scenario in args.scenarios:
-                clients = BATCH_CLIENTS_PER_WORKER * workers if scenario == "batch" else CLIENTS
+                clients = BATCH_CLIENTS_PER_WORKER * workers if scenario in BATCH_SCENARIOS else CLIENTS
                 say(f"[{engine}] {workers} worker(s), {scenario}: {clients} clients, {args.seconds:g} s")
                 mark = server.log_size()
                 result = load.run(
@@ -151,6 +155,7 @@ def measure_engine(engine: str, database_url: str, args: argparse.Namespace, scr
                         "customers": world.customers,
                         "hot": world.hot,
                         "cards": dataclasses.asdict(world.cards),
+                        "payments": dataclasses.asdict(world.payments),
                     }
                 )
                 result["server_log"] = server_log_summary(server.log_since(mark))
@@ -196,9 +201,16 @@ def main(argv: list[str] | None = None) -> int:
             f" FX spread {prepare.FX_SPREAD_BPS} bps)",
         ),
         (
+            "interbank payments",
+            f"{prepare.NETWORK_CODE} ({prepare.NETWORK_CURRENCY}, RTGS), the {len(prepare.BANKS)} banks ACTIVE members,"
+            f" each with a {prepare.SETTLEMENT_FUNDS} {prepare.NETWORK_CURRENCY} SETTLEMENT account;"
+            f" {prepare.PAYMENT_AMOUNT} {prepare.NETWORK_CURRENCY} between customer accounts of two banks;"
+            f" payment: one sendPayment a request; pacs008: {load.PACS008_SIZE:,} transactions a document",
+        ),
+        (
             "clients",
-            f"{CLIENTS} (floor, single, hot; card and card_fx, a card each);"
-            f" {BATCH_CLIENTS_PER_WORKER} x workers (batch)",
+            f"{CLIENTS} (floor, single, hot, payment; card and card_fx, a card each);"
+            f" {BATCH_CLIENTS_PER_WORKER} x workers (batch, pacs008)",
         ),
         ("load average at start (1, 5, 15 min)", ", ".join(f"{value:.2f}" for value in load_at_start)),
     ]
