@@ -75,6 +75,14 @@ async def institution_by_bic(session: AsyncSession, bic: str) -> Institution | N
     return (await session.exec(statement)).one_or_none()
 
 
+async def named_institution(session: AsyncSession, bic: str, *field: str) -> Institution:
+    """The institution with this BIC, or NOT_FOUND on `field`: how inputs name an institution by BIC."""
+    found = await institution_by_bic(session, bic)
+    if found is None:
+        raise not_found(f"No institution with BIC {bic.strip()[:20]!r}.", *field)
+    return found
+
+
 async def list_institutions(
     session: AsyncSession,
     *,

@@ -181,7 +181,9 @@ async def mutate(info: Info, work: Callable[..., Awaitable[T]], /, *args: Any, *
     resolver-layer function) in a write transaction of its own, committed when it
     returns and rolled back when it raises, tried again when the database refuses it
     for a reason a new try resolves (Context.write). Pass `now=now(info)` where the rule
-    needs the time, so one request sees one clock."""
+    needs the time, so one request sees one clock. (createTransfers and sendPayment
+    write through their group commit instead, corridor/batcher.py: the same retries, a
+    transaction shared with concurrent requests of their kind.)"""
     caller = principal(info)
     return await context(info).write(lambda session: work(session, caller, *args, **kwargs))
 

@@ -369,13 +369,13 @@ def read_status_report(text: str) -> dict:
                 "detail": [piece.text for piece in info.findall("p:StsRsnInf/p:AddtlInf", ns)],
                 "accepted": info.findtext("p:AccptncDtTm", None, ns),
                 "instructing": info.findtext("p:InstgAgt/p:FinInstnId/p:BICFI", None, ns),
+                "instructed": info.findtext("p:InstdAgt/p:FinInstnId/p:BICFI", None, ns),
             }
         )
     return {
         "message_id": report.findtext("p:GrpHdr/p:MsgId", None, ns),
         "original": report.findtext("p:OrgnlGrpInfAndSts/p:OrgnlMsgId", None, ns),
         "name": report.findtext("p:OrgnlGrpInfAndSts/p:OrgnlMsgNmId", None, ns),
-        "group_status": report.findtext("p:OrgnlGrpInfAndSts/p:GrpSts", None, ns),
         "transactions": transactions,
     }
 
@@ -414,6 +414,7 @@ def test_a_status_report_renders_accepted_and_rejected_transactions_in_xsd_order
     accepted, refused = read["transactions"]
     assert accepted["order"] == "OrgnlInstrId OrgnlEndToEndId OrgnlUETR TxSts AccptncDtTm InstgAgt InstdAgt".split()
     assert (accepted["uetr"], accepted["status"], accepted["accepted"]) == (UETR_1, "ACCC", "2024-05-01T10:31:00+00:00")
+    assert (accepted["instructing"], accepted["instructed"]) == ("SABRRUMM", "CRDRXXXX")  # back to the sender
     assert refused["order"] == ["OrgnlEndToEndId", "OrgnlUETR", "TxSts", "StsRsnInf", "InstgAgt", "InstdAgt"]
     assert (refused["uetr"], refused["status"], refused["reason"]) == (UETR_2, "RJCT", "AM12")
     first, second = refused["detail"]
@@ -421,28 +422,56 @@ def test_a_status_report_renders_accepted_and_rejected_transactions_in_xsd_order
     assert first + second[:-3] == long_detail[:207]
 
 
-def test_a_short_detail_is_one_piece_and_a_whole_message_can_be_refused_at_group_level():
+def test_a_short_detail_is_one_piece():
     assert pacs002.detail_pieces("x" * 105) == ["x" * 105]
     assert pacs002.detail_pieces("x" * 106) == ["x" * 105, "x"]
     assert pacs002.detail_pieces(None) == []
-    report = StatusReport(
-        "CORRIDOR-STS-2",
-        datetime(2024, 5, 1, tzinfo=UTC),
-        "",
-        "pacs.008.001.08",
-        [],
-        group_status="RJCT",
-        group_reason_code="FF01",
-        group_detail="NbOfTxs says 3",
-    )
-    text = render_pacs002(report)
-    read = read_status_report(text)
-    assert (read["original"], read["group_status"], read["transactions"]) == ("NOTPROVIDED", "RJCT", [])
-    group = ET.fromstring(text).find(f"{{{pacs002.NAMESPACE}}}FIToFIPmtStsRpt/{{{pacs002.NAMESPACE}}}OrgnlGrpInfAndSts")
-    assert local_names(group) == ["OrgnlMsgId", "OrgnlMsgNmId", "GrpSts", "StsRsnInf"]
 
 
 def test_an_unknown_status_is_a_programming_error():
     report = StatusReport("S", datetime(2024, 5, 1, tzinfo=UTC), "M", "pacs.008.001.08", [status(status="DONE")])
     with pytest.raises(ValueError, match="RCVD, ACSP, ACCC, RJCT"):
         render_pacs002(report)
+
+
+def test_an_amount_or_a_count_in_other_scripts_digits_is_refused():
+    arabic = "\u0661\u0665\u0660\u0660.\u0665\u0660"  # 1500.50 in Arabic-Indic digits
+    arabic = sample(TRANSACTION_1.replace(" 1500.50 ", arabic), TRANSACTION_2)
+    error = only_error(arabic, 0)
+    assert (error.path, error.reason) == ([*TX, "0", "IntrBkSttlmAmt"], "AM12")
+    error = refusal(sample().replace("<NbOfTxs>2<", "<NbOfTxs>\u0662<"))
+    assert error.path == ["Document", "FIToFICstmrCdtTrf", "GrpHdr", "NbOfTxs"]
+
+
+def test_a_pacs009_renders_the_banks_as_debtor_and_creditor_without_a_charge_bearer():
+    from resolvers.messaging import pacs009
+
+    message = pacs008.PaymentMessage(
+        message_id="M-009",
+        created_at=datetime(2024, 5, 1, 10, 30, tzinfo=UTC),
+        settlement_date=datetime(2024, 5, 1).date(),
+        uetr=uuid.UUID(UETR_1),
+        end_to_end_id="E2E-9",
+        instruction_id=None,
+        network_code="CIPS",
+        settlement_method="CLRG",
+        amount="300.00",
+        currency="CNY",
+        instructed=None,
+        sender_bic="SABRRUMM",
+        receiver_bic="BKCHCNBJ",
+        debtor_name="Sberbank",
+        debtor_account_id="acct-sber",
+        creditor_name="Bank of China",
+        creditor_account_id="acct-boc",
+        remittance_information=None,
+    )
+    root = ET.fromstring(pacs009.render_pacs009([message]))
+    ns = {"p": pacs009.NAMESPACE}
+    (transaction,) = root.findall("p:FICdtTrf/p:CdtTrfTxInf", ns)
+    assert local_names(transaction) == [
+        "PmtId", "IntrBkSttlmAmt", "IntrBkSttlmDt", "InstgAgt", "InstdAgt", "Dbtr", "DbtrAcct", "Cdtr", "CdtrAcct"
+    ]  # fmt: skip
+    assert transaction.findtext("p:Dbtr/p:FinInstnId/p:BICFI", None, ns) == "SABRRUMM"
+    assert transaction.findtext("p:CdtrAcct/p:Id/p:Othr/p:Id", None, ns) == "acct-boc"
+    assert root.findtext("p:FICdtTrf/p:GrpHdr/p:SttlmInf/p:ClrSys/p:Prtry", None, ns) == "CIPS"

@@ -646,6 +646,46 @@ async def test_a_participant_sends_only_as_its_own_bic(api):
     assert (await settled(api, payment(ids, "sber", "boc", "10.00", "CNY"), key=sber))["sender"] == {"bic": "SABRRUMM"}
 
 
+async def test_a_participant_names_only_its_own_debtor_account_and_a_receivers_creditor_account(api):
+    ids = await build(api)
+    sber = await api.new_key(Role.PARTICIPANT, pk(ids["sber"]))
+    before = await ledger(api, ids)
+    # Another bank's account is, to a participant, no account: a stored rejection would show it.
+    from_vtb = payment(ids, "sber", "boc", "10.00", "CNY", debtor=ids["vtb_cny"])
+    await refused(api, from_vtb, "NOT_FOUND", ["input", "debtorAccountId"], key=sber)
+    to_vtb = payment(ids, "sber", "boc", "10.00", "CNY", creditor=ids["vtb_cny"])
+    await refused(api, to_vtb, "NOT_FOUND", ["input", "creditorAccountId"], key=sber)
+    assert moved(before, await ledger(api, ids)) == {}
+    # The operator sees every account: the same payment is received and rejected AC01.
+    await rejected(api, payment(ids, "sber", "boc", "10.00", "CNY", creditor=ids["vtb_cny"]), "AC01")
+
+
+async def test_each_bank_sees_the_legs_of_a_cross_currency_payment_it_is_on(api):
+    ids = await build(api)
+    paid = await settled(api, payment(ids, "sber", "boc", "10.00", "CNY", debtor=ids["sber_rub"]))
+    query = "query($u: UUID!) { payment(uetr: $u) { transfers { debitAccount { id } creditAccount { id } } } }"
+    seen = {}
+    for bank in ("sber", "boc"):
+        key = await api.new_key(Role.PARTICIPANT, pk(ids[bank]))
+        legs = (await api(query, {"u": paid["uetr"]}, key=key))["payment"]["transfers"]
+        seen[bank] = [(leg["debitAccount"]["id"], leg["creditAccount"]["id"]) for leg in legs]
+    everything = [(t["debitAccount"]["id"], t["creditAccount"]["id"]) for t in paid["transfers"]]
+    assert everything == [
+        (ids["sber_rub"], ids["fx_rub"]),
+        (ids["fx_cny"], ids["boc_cny"]),
+        (ids["sber_cny_settlement"], ids["boc_cny_settlement"]),
+    ]
+    assert seen == {"sber": [everything[0], everything[2]], "boc": [everything[1], everything[2]]}
+
+
+async def test_payment_routes_between_a_bank_and_itself_is_invalid(api):
+    await build(api)
+    body = await api.raw(ROUTES, {"sender": "SABRRUMM", "receiver": "sabrrumm", "currency": "CNY"})
+    assert [(e["extensions"]["code"], e["extensions"].get("field")) for e in body["errors"]] == [
+        ("INVALID_INPUT", ["receiverBic"])
+    ]
+
+
 async def test_a_participant_sees_only_the_payments_its_institution_sent_or_received(api):
     ids = await build(api)
     to_vtb = await settled(api, payment(ids, "sber", "vtb", "1.00", "RUB"))
@@ -729,6 +769,11 @@ async def test_a_pacs009_moves_the_banks_settlement_accounts_once_with_no_interb
         "boc_cny_settlement": ("10000.00", "10300.00"),
     }
     await rejected(api, payment(ids, "sber", "boc", "1.00", "CNY", messageType="PACS_009"), "AC01")  # customer accounts
+    query = "query($u: UUID!) { payment(uetr: $u) { iso20022 statusReport } }"
+    rendered = (await api(query, {"u": paid["uetr"]}))["payment"]
+    assert 'xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.009.001.08"><FICdtTrf>' in rendered["iso20022"]
+    assert "<Dbtr><FinInstnId><BICFI>SABRRUMM</BICFI></FinInstnId></Dbtr>" in rendered["iso20022"]
+    assert "<OrgnlMsgNmId>pacs.009.001.08</OrgnlMsgNmId>" in rendered["statusReport"]
 
 
 async def test_a_conversion_cannot_avoid_the_debtors_or_the_payments_own_currency(api):

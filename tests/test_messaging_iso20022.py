@@ -221,8 +221,9 @@ async def test_a_routed_document_settles_each_transaction_in_order_as_send_payme
     assert [len(p["transfers"]) for p in payments] == [1, 2, 2]
     assert outcome(answer["statusReport"]) == [(t.uetr, "ACCC", None) for t in transactions]
     report = read_report(answer["statusReport"])
+    # Each status goes back from the receiver (instructing the report) to the sender.
     assert [(r["instructing"], r["instructed"]) for r in report] == [
-        (BICS[t.sender], BICS[t.receiver]) for t in transactions
+        (BICS[t.receiver], BICS[t.sender]) for t in transactions
     ]
     assert all(r["accepted"] and datetime.fromisoformat(r["accepted"]).tzinfo for r in report)
 
@@ -477,8 +478,8 @@ async def test_a_payments_status_report_says_accc_or_rjct_with_its_reason(api):
     rejected = (await send_payment(api, payment(ids, "sber", "boc", "10.00", "USD", networkCode="SWIFT")))["payment"]
     assert (settled["status"], rejected["status"], rejected["reasonCode"]) == ("SETTLED", "REJECTED", "RR04")
     for row, status, reason, bics in (
-        (settled, "ACCC", None, ("BKCHCNBJ", "CITIUS33")),
-        (rejected, "RJCT", "RR04", ("SABRRUMM", "BKCHCNBJ")),
+        (settled, "ACCC", None, ("CITIUS33", "BKCHCNBJ")),  # the report: from the receiver to the sender
+        (rejected, "RJCT", "RR04", ("BKCHCNBJ", "SABRRUMM")),
     ):
         found = await messages(api, row["uetr"])
         assert found["statusReport"].startswith('<?xml version="1.0" encoding="UTF-8"?>')

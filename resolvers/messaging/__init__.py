@@ -14,8 +14,8 @@ gives every name below; each module imports only the ones above it:
 - `sending`: `send_payments` (`PaymentOrder`s): the requests and their UETRs, the
   checks in the design's order, routing, then posting, several requests at once;
 - `tracking`: who sees a payment, the list of payments, a payment's transfers;
-- `xml`, `pacs008`, `pacs002`: safe XML parsing with element paths, and the ISO 20022
-  documents read and written (pure: no database);
+- `xml`, `pacs008`, `pacs009`, `pacs002`: safe XML parsing with element paths, and the
+  ISO 20022 documents read and written (pure: no database);
 - `iso20022`: a pacs.008 document submitted as payments, and a payment rendered as
   pacs.008 and pacs.002.
 Amounts are minor units, and every rounding rule is `resolvers.money`'s.
@@ -30,7 +30,7 @@ from resolvers.messaging.networks import (
     network_currencies,
     set_network_membership,
 )
-from resolvers.messaging.posting import ISO_STATUS, Rejection, settlement_accounts
+from resolvers.messaging.posting import ISO_STATUS, Rejection
 from resolvers.messaging.routing import NetworkMap, RouteOption, judge, network_map, payment_routes
 from resolvers.messaging.sending import PaymentOrder, PaymentRequest, payment_by_uetr, send_payments
 from resolvers.messaging.tracking import list_payments, may_see_payment, payment_transfers
@@ -60,6 +60,5 @@ __all__ = [
     "render_status",
     "send_payments",
     "set_network_membership",
-    "settlement_accounts",
     "submit_document",
 ]

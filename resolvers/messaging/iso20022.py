@@ -28,7 +28,7 @@ from models.messaging import InterbankPayment, MessageType, PaymentEvent
 from resolvers import reference
 from resolvers.access import Action, Principal, require
 from resolvers.errors import DomainError, ErrorCode
-from resolvers.messaging import pacs002, pacs008
+from resolvers.messaging import pacs002, pacs008, pacs009
 from resolvers.messaging.posting import NewPayment
 from resolvers.messaging.sending import PaymentOrder, PaymentRequest, send_payments
 from resolvers.messaging.xml import XmlError
@@ -59,6 +59,9 @@ REASONS = {
 }
 BIC_UNKNOWN = "RC01"
 MESSAGE_NAME = "pacs.008.001.08"
+# How each kind of payment is rendered, and the message name a status report answers.
+RENDERERS = {MessageType.PACS_008: pacs008.render_pacs008, MessageType.PACS_009: pacs009.render_pacs009}
+MESSAGE_NAMES = {MessageType.PACS_008: MESSAGE_NAME, MessageType.PACS_009: "pacs.009.001.08"}
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,8 @@ class Parties:
 def render_payment(
     row: InterbankPayment | NewPayment, parties: Parties, units: dict[str, int], account_id: Callable[[int], str]
 ) -> str:
-    """The payment as a pacs.008.001.08 of one transaction (MsgId: its UETR's 32 hex digits)."""
+    """The payment as a pacs.008.001.08 of one transaction (MsgId: its UETR's 32 hex digits);
+    a PACS_009 payment as a pacs.009.001.08."""
     instructed = None
     if row.debit_currency is not None and row.debit_currency != row.currency_code:
         instructed = (str(from_minor(row.debit_amount, units[row.debit_currency])), row.debit_currency)
@@ -247,11 +251,11 @@ def render_payment(
         creditor_account_id=account_id(parties.creditor.id),
         remittance_information=row.remittance_information,
     )
-    return pacs008.render_pacs008([message])
+    return RENDERERS[row.message_type]([message])
 
 
 def render_status(row: InterbankPayment | NewPayment, parties: Parties, latest: PaymentEvent) -> str:
-    """The payment's latest status as a pacs.002.001.10, answering the pacs.008 `render_payment` gives."""
+    """The payment's latest status as a pacs.002.001.10, answering the message `render_payment` gives."""
     status = pacs002.TransactionStatus(
         uetr=row.uetr,
         end_to_end_id=row.end_to_end_id or pacs002.NOT_PROVIDED,
@@ -267,7 +271,7 @@ def render_status(row: InterbankPayment | NewPayment, parties: Parties, latest: 
         message_id=f"STS{row.uetr.hex}",
         created_at=latest.at,
         original_message_id=row.uetr.hex,
-        original_message_name=MESSAGE_NAME,
+        original_message_name=MESSAGE_NAMES[row.message_type],
         transactions=[status],
     )
     return pacs002.render_pacs002(report)

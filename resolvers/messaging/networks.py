@@ -103,7 +103,7 @@ async def network_by_code(session: AsyncSession, code: str, *field: str) -> Paym
     statement = select(PaymentNetwork).where(PaymentNetwork.code == code.strip().upper())
     network = (await session.exec(statement)).one_or_none()
     if network is None:
-        raise not_found(f"No payment network {code!r}.", *field)
+        raise not_found(f"No payment network {code[:30]!r}.", *field)
     return network
 
 

@@ -20,20 +20,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from xml.etree.ElementTree import Element
 
-from resolvers.messaging.xml import add, document, iso_datetime, serialize
+from resolvers.messaging.xml import MAX35, add, document, iso_datetime, serialize
 
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10"
 STATUSES = ("RCVD", "ACSP", "ACCC", "RJCT")
-GROUP_STATUSES = (*STATUSES, "PART")
 DETAIL_PIECE = 105
 DETAIL_PIECES = 2
-ID_MAX = 35
 NOT_PROVIDED = "NOTPROVIDED"
 
 
 @dataclass(frozen=True)
 class TransactionStatus:
-    """The status of one original transaction, and the agents of the report about it."""
+    """The status of one original transaction, with its sender's and receiver's BICs (the
+    report's instructing agent is the original receiver, its instructed agent the sender)."""
 
     uetr: uuid.UUID | None
     end_to_end_id: str | None
@@ -48,24 +47,19 @@ class TransactionStatus:
 
 @dataclass(frozen=True)
 class StatusReport:
-    """A status report about one original message; `group_status` (with its reason and detail) is optional."""
+    """A status report about one original message, a status per original transaction."""
 
     message_id: str
     created_at: datetime
     original_message_id: str
     original_message_name: str
     transactions: Sequence[TransactionStatus]
-    group_status: str | None = None
-    group_reason_code: str | None = None
-    group_detail: str | None = None
 
 
 def render_pacs002(report: StatusReport) -> str:
     """The report as a pacs.002.001.10 document; ValueError for a status that is not one of STATUSES."""
-    if not 1 <= len(report.message_id) <= ID_MAX:
-        raise ValueError(f"A message id has 1 to {ID_MAX} characters: {report.message_id!r}.")
-    if report.group_status is not None and report.group_status not in GROUP_STATUSES:
-        raise ValueError(f"A group status is one of {', '.join(GROUP_STATUSES)}: {report.group_status!r}.")
+    if not 1 <= len(report.message_id) <= MAX35:
+        raise ValueError(f"A message id has 1 to {MAX35} characters: {report.message_id!r}.")
     root = document(NAMESPACE)
     body = add(root, "FIToFIPmtStsRpt")
     group = add(body, "GrpHdr")
@@ -74,9 +68,6 @@ def render_pacs002(report: StatusReport) -> str:
     original = add(body, "OrgnlGrpInfAndSts")
     add(original, "OrgnlMsgId", text=report.original_message_id or NOT_PROVIDED)
     add(original, "OrgnlMsgNmId", text=report.original_message_name)
-    if report.group_status is not None:
-        add(original, "GrpSts", text=report.group_status)
-    _render_reason(original, report.group_reason_code, report.group_detail)
     for transaction in report.transactions:
         _render_transaction(add(body, "TxInfAndSts"), transaction)
     return serialize(root)
@@ -97,10 +88,12 @@ def _render_transaction(parent: Element, transaction: TransactionStatus) -> None
     _render_reason(parent, transaction.reason_code, transaction.detail)
     if transaction.at is not None and transaction.status != "RJCT":
         add(parent, "AccptncDtTm", text=iso_datetime(transaction.at))
-    if transaction.sender_bic:
-        add(parent, "InstgAgt", "FinInstnId", "BICFI", text=transaction.sender_bic)
+    # The report goes back the other way: from the agent the payment was instructed to,
+    # to the one that instructed it.
     if transaction.receiver_bic:
-        add(parent, "InstdAgt", "FinInstnId", "BICFI", text=transaction.receiver_bic)
+        add(parent, "InstgAgt", "FinInstnId", "BICFI", text=transaction.receiver_bic)
+    if transaction.sender_bic:
+        add(parent, "InstdAgt", "FinInstnId", "BICFI", text=transaction.sender_bic)
 
 
 def _render_reason(parent: Element, code: str | None, detail: str | None) -> None:

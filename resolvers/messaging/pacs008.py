@@ -31,7 +31,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from xml.etree.ElementTree import Element
 
+from resolvers import money
 from resolvers.messaging.xml import (
+    MAX35,
+    MAX140,
     Node,
     XmlError,
     add,
@@ -48,11 +51,9 @@ SETTLEMENT_METHODS = ("INDA", "INGA", "COVE", "CLRG")
 UETR = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 UETR_EXAMPLE = "8a562c67-ca16-48ba-b074-65581be6f011"
 BIC = re.compile(r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?")
-AMOUNT = re.compile(r"\d+(\.\d+)?")
+AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
 AMOUNT_DIGITS = 18
-ID_MAX = 35
 ACCOUNT_MAX = 34
-REMITTANCE_MAX = 140
 BODY = "FIToFICstmrCdtTrf"
 
 
@@ -165,7 +166,7 @@ def _header(body: Node) -> tuple[str, datetime, int, _Header]:
     if created_at is None:
         raise XmlError(group.at("CreDtTm"), "CreDtTm must be an ISO date-time such as 2024-05-01T10:00:00+00:00.")
     count_text = _required(group, "NbOfTxs")
-    if not re.fullmatch(r"\d{1,15}", count_text):
+    if not re.fullmatch(r"[0-9]{1,15}", count_text):
         raise XmlError(group.at("NbOfTxs"), f"NbOfTxs must be a number of transactions, not {count_text!r}.")
     method = _required(group, "SttlmInf", "SttlmMtd")
     if method not in SETTLEMENT_METHODS:
@@ -198,7 +199,7 @@ def _transaction(node: Node, index: int, header: _Header, minor_units: Mapping[s
 
 def _lenient(text: str | None) -> str | None:
     """An identifier as the status report can quote it (1 to 35 characters); None otherwise."""
-    return text if text and len(text) <= ID_MAX else None
+    return text if text and len(text) <= MAX35 else None
 
 
 def _transfer(node: Node, header: _Header, minor_units: Mapping[str, int]) -> CreditTransfer:
@@ -244,9 +245,9 @@ def _identifier(node: Node, *names: str) -> str:
     """An identifier of 1 to 35 characters; XmlError (FF01) otherwise."""
     text = node.text(*names)
     if not text:
-        raise XmlError(node.at(*names), f"{names[-1]} is required: 1 to {ID_MAX} characters.")
-    if len(text) > ID_MAX:
-        raise XmlError(node.at(*names), f"{names[-1]} must be 1 to {ID_MAX} characters, not {len(text)}.")
+        raise XmlError(node.at(*names), f"{names[-1]} is required: 1 to {MAX35} characters.")
+    if len(text) > MAX35:
+        raise XmlError(node.at(*names), f"{names[-1]} must be 1 to {MAX35} characters, not {len(text)}.")
     return text
 
 
@@ -260,20 +261,21 @@ def _amount(node: Node, minor_units: Mapping[str, int]) -> tuple[Decimal, str]:
     digits = sum(character.isdigit() for character in text)
     if not AMOUNT.fullmatch(text) or digits > AMOUNT_DIGITS:
         message = f"The amount must be a plain decimal such as 1500.00 (no sign, no exponent, at most {AMOUNT_DIGITS}"
-        raise XmlError(element.at(), f"{message} digits), not {text!r}.", "AM12")
+        raise XmlError(element.at(), f"{message} digits), not {text[:40]!r}.", "AM12")
     amount = Decimal(text)
     if amount == 0:
         raise XmlError(element.at(), "The amount must be greater than zero.", "AM12")
     currency = element.attribute("Ccy")
     if not currency or currency not in minor_units:
         expected = ", ".join(sorted(minor_units))
-        message = f"The currency {currency or '(none)'} is not one the network settles in; expected one of {expected}."
+        message = f"The currency {(currency or '(none)')[:10]!r} is unknown; Ccy is one of {expected}."
         raise XmlError(element.at("@Ccy"), message, "AM11")
     places = minor_units[currency]
-    if amount.normalize().as_tuple().exponent < -places:
-        message = f"{text} {currency} has more decimal places than {currency} has ({places})."
-        raise XmlError(element.at(), message, "AM12")
-    return amount.quantize(Decimal(1).scaleb(-places)), currency
+    try:
+        minor = money.to_minor(amount, places)
+    except money.AmountError as error:
+        raise XmlError(element.at(), f"{text} {currency} cannot be settled: {error}", "AM12") from None
+    return money.from_minor(minor, places), currency
 
 
 def _bic(node: Node, header: _Header, agent: str, party_agent: str, side: str) -> tuple[str, tuple[str, ...]]:
@@ -310,8 +312,8 @@ def _remittance(node: Node) -> str | None:
     if information is None:
         return None
     text = "".join(piece.element.text or "" for piece in information.all("Ustrd")).strip()
-    if len(text) > REMITTANCE_MAX:
-        message = f"The remittance information (RmtInf/Ustrd) is {len(text)} characters; at most {REMITTANCE_MAX}."
+    if len(text) > MAX140:
+        message = f"The remittance information (RmtInf/Ustrd) is {len(text)} characters; at most {MAX140}."
         raise XmlError(information.at("Ustrd"), message)
     return text or None
 
@@ -321,11 +323,20 @@ def render_pacs008(messages: Sequence[PaymentMessage]) -> str:
     CreDtTm, NbOfTxs, SttlmInf) comes from the first. Elements follow the XSD's sequence."""
     if not messages:
         raise ValueError("A pacs.008 needs at least one payment.")
-    first = messages[0]
-    if not 1 <= len(first.message_id) <= ID_MAX:
-        raise ValueError(f"A message id has 1 to {ID_MAX} characters: {first.message_id!r}.")
     root = document(NAMESPACE)
     body = add(root, BODY)
+    group_header(body, messages)
+    for message in messages:
+        _render_transaction(add(body, "CdtTrfTxInf"), message)
+    return serialize(root)
+
+
+def group_header(body: Element, messages: Sequence[PaymentMessage]) -> None:
+    """GrpHdr (GroupHeader93, as pacs.008 and pacs.009 share it): MsgId, CreDtTm, NbOfTxs,
+    SttlmInf (SttlmMtd, ClrSys/Prtry), from the first message."""
+    first = messages[0]
+    if not 1 <= len(first.message_id) <= MAX35:
+        raise ValueError(f"A message id has 1 to {MAX35} characters: {first.message_id!r}.")
     group = add(body, "GrpHdr")
     add(group, "MsgId", text=first.message_id)
     add(group, "CreDtTm", text=iso_datetime(first.created_at))
@@ -333,9 +344,6 @@ def render_pacs008(messages: Sequence[PaymentMessage]) -> str:
     settlement = add(group, "SttlmInf")
     add(settlement, "SttlmMtd", text=first.settlement_method)
     add(settlement, "ClrSys", "Prtry", text=first.network_code)
-    for message in messages:
-        _render_transaction(add(body, "CdtTrfTxInf"), message)
-    return serialize(root)
 
 
 def _render_transaction(parent: Element, message: PaymentMessage) -> None:

@@ -6,9 +6,10 @@ FX providers when the debtor account is in another currency, avoiding the curren
 asked; the debtor pays the side rounded up). Between the banks: on an RTGS network the
 sender's SETTLEMENT account in the payment's currency pays the receiver's, in the same
 group of legs; on a DEFERRED_NET network the obligation (sender owes receiver the
-amount) is recorded for the network's settlement window. The legs of every payment of
-a request post in one call of the ledger's `post_leg_groups`, each payment's all or
-none; a refusal is a Rejection with its ISO 20022 reason code.
+amount) is recorded for the network's settlement window. The legs of the payments of a request
+post through the ledger's `post_leg_groups`, each payment's all or none, in one call
+for a run of same-currency payments (a conversion is priced and posted alone, after
+those before it); a refusal is a Rejection with its ISO 20022 reason code.
 """
 
 from __future__ import annotations
@@ -205,21 +206,6 @@ def _deferred(item: Received) -> bool:
     return mode is SettlementMode.DEFERRED_NET and item.row.message_type is MessageType.PACS_008
 
 
-async def price_legs(session: AsyncSession, items: Sequence[Received], now: dt.datetime) -> None:
-    """Each payment's legs, or its rejection (a creditor account in another currency, no
-    conversion, no SETTLEMENT account on an RTGS network)."""
-    pairs = {(i.row.sender_id, i.row.currency_code) for i in items if _rtgs(i)}
-    pairs |= {(i.row.receiver_id, i.row.currency_code) for i in items if _rtgs(i)}
-    accounts = await settlement_accounts(session, pairs)
-    for item in items:
-        try:
-            item.legs = await _customer_legs(session, item, now)
-            if _rtgs(item):
-                item.legs.append(_interbank_leg(item.row, accounts))
-        except Rejection as rejection:
-            item.reject(rejection, now)
-
-
 def _refusal(refused: ledger.LegRefused, kinds: list[PaymentLeg]) -> Rejection:
     """What the ledger's refusal of a leg means for the payment."""
     kind = kinds[refused.index]
@@ -236,24 +222,56 @@ def _refusal(refused: ledger.LegRefused, kinds: list[PaymentLeg]) -> Rejection:
     raise AssertionError(f"an interbank leg failed unexpectedly: {refused.code}: {refused.message}") from refused
 
 
-async def post(session: AsyncSession, items: Sequence[Received], now: dt.datetime) -> list[list]:
-    """Post every priced payment's legs in one call, each payment all or none: per item,
-    its transfers (empty for a rejection, and for one the ledger refused, now rejected)."""
+async def _legs(session: AsyncSession, item: Received, accounts: dict, now: dt.datetime) -> None:
+    """The payment's legs, or its rejection (a creditor account in another currency, no
+    conversion, no SETTLEMENT account to settle gross)."""
+    try:
+        item.legs = await _customer_legs(session, item, now)
+        if _rtgs(item):
+            item.legs.append(_interbank_leg(item.row, accounts))
+    except Rejection as rejection:
+        item.reject(rejection, now)
+
+
+async def _post_group(session: AsyncSession, items: Sequence[Received], transfers: dict, now: dt.datetime) -> None:
+    """Post the priced payments' legs in one call, each payment all or none; a payment the
+    ledger refuses is rejected. `transfers` gets each posted one's transfers."""
     priced = [item for item in items if item.legs]
-    posted = []
-    if priced:
-        posted = await ledger.post_leg_groups(
-            session,
-            [[leg for _, leg in item.legs] for item in priced],
-            references=[f"payment {i.row.uetr} on {i.network.code}" for i in priced],
-            now=now,
-        )
-    transfers = {}
+    if not priced:
+        return
+    posted = await ledger.post_leg_groups(
+        session,
+        [[leg for _, leg in item.legs] for item in priced],
+        references=[f"payment {i.row.uetr} on {i.network.code}" for i in priced],
+        now=now,
+    )
     for item, outcome in zip(priced, posted, strict=True):
         if isinstance(outcome, ledger.LegRefused):
             item.reject(_refusal(outcome, [kind for kind, _ in item.legs]), now)
         else:
             transfers[id(item)] = outcome
+
+
+async def post(session: AsyncSession, items: Sequence[Received], now: dt.datetime) -> list[list]:
+    """Price and post the payments in order, each as if alone: per item, its transfers
+    (empty for a rejection). Same-currency payments post together, in one call; a
+    conversion is priced against the FX positions as the payments before it left them,
+    so the payments gathered before it post first, and it posts alone."""
+    pairs = {(i.row.sender_id, i.row.currency_code) for i in items if _rtgs(i)}
+    pairs |= {(i.row.receiver_id, i.row.currency_code) for i in items if _rtgs(i)}
+    accounts = await settlement_accounts(session, pairs)
+    transfers: dict[int, list] = {}
+    gathered: list[Received] = []
+    for item in items:
+        if item.debtor.currency_code != item.row.currency_code:
+            await _post_group(session, gathered, transfers, now)
+            gathered = []
+            await _legs(session, item, accounts, now)
+            await _post_group(session, [item], transfers, now)
+        else:
+            await _legs(session, item, accounts, now)
+            gathered.append(item)
+    await _post_group(session, gathered, transfers, now)
     return [transfers.get(id(item), []) for item in items]
 
 

@@ -19,7 +19,7 @@ from models.messaging import NetworkMembership, ParticipationStatus
 from models.reference import Country, Institution
 from resolvers import reference
 from resolvers.access import Action, Principal, require
-from resolvers.errors import DomainError, ErrorCode, not_found
+from resolvers.errors import DomainError, ErrorCode, invalid
 from resolvers.messaging.networks import Network, list_networks
 
 NOT_A_MEMBER = "RR04"  # regulatory reason: not (or no longer) allowed on the network
@@ -126,10 +126,9 @@ async def payment_routes(
     require(principal, Action.READ_REFERENCE)
     parties = []
     for bic, field in ((sender_bic, "senderBic"), (receiver_bic, "receiverBic")):
-        found = await reference.institution_by_bic(session, reference.normalize_bic(bic))
-        if found is None:
-            raise not_found(f"No institution with BIC {bic.strip()!r}.", field)
-        parties.append(found)
+        parties.append(await reference.named_institution(session, bic, field))
+    if parties[0].id == parties[1].id:
+        raise invalid("An interbank payment is between two institutions: the receiver is the sender.", "receiverBic")
     currency = currency.strip().upper()
     if currency not in await reference.minor_units(session):
         raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {currency!r}.", ["currency"])

@@ -16,14 +16,15 @@ another request with the same UETR is IDEMPOTENCY_CONFLICT. A concurrent twin fa
 on the UETR's unique index when it stores its payment, which rolls its whole
 transaction back (legs included); the retry answers as a replay.
 
-Several requests (the transactions of a pacs.008) are sent together: each is decided
-as if alone and in order, but each stage reads or writes all of them in one statement.
+Several requests (sendPayment's group commit, the transactions of a pacs.008) are sent
+together: each is decided as if alone and in order, but each stage reads or writes
+all of them in one statement (a conversion aside: it is priced and posted alone, after
+the payments before it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,8 +40,9 @@ from resolvers import reference
 from resolvers.access import Action, Principal, may_act_for, require
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
 from resolvers.messaging.networks import Network
-from resolvers.messaging.posting import ISO_STATUS, NewPayment, Received, Rejection, post, price_legs, record
+from resolvers.messaging.posting import ISO_STATUS, NewPayment, Received, Rejection, post, record
 from resolvers.messaging.routing import NetworkMap, judge, network_map
+from resolvers.messaging.xml import MAX35, MAX140, carried
 from resolvers.money import parse_amount
 
 # The accounts each kind of message moves, and its ISO 20022 name.
@@ -49,9 +51,6 @@ MESSAGE_NAMES = {
     MessageType.PACS_008: "customer credit transfer (pacs.008)",
     MessageType.PACS_009: "financial institution credit transfer (pacs.009)",
 }
-REMITTANCE_MAX = 140
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-REFERENCE_MAX = 35
 AVOID_MAX = 20
 WRONG_ACCOUNT = "AC01"
 
@@ -123,6 +122,7 @@ class Checked:
     currency: str
     amount: int
     remittance: str | None
+    references: tuple[str | None, str | None]  # the sender's EndToEndId and InstrId
     avoid: tuple[str, ...]
     network: Network | None
 
@@ -130,26 +130,26 @@ class Checked:
 def _institution(world: World, bic: str, field: str) -> Institution:
     found = world.institutions.get(reference.normalize_bic(bic))
     if found is None:
-        raise not_found(f"No institution with BIC {bic.strip()!r}.", field)
+        raise not_found(f"No institution with BIC {bic.strip()[:20]!r}.", field)
     return found
 
 
-def _account(world: World, account_id: int, field: str) -> Account:
+def _account(world: World, account_id: int, field: str, principal: Principal, holder_id: int | None = None) -> Account:
+    """The account, if the caller may see it or it is held by `holder_id` (the receiver)."""
     found = world.accounts.get(account_id)
-    if found is None:
+    if found is None or not (may_act_for(principal, found.owner_id) or found.owner_id == holder_id):
         raise not_found("No such account.", field)
     return found
 
 
 def _text(value: str | None, limit: int, field: str) -> str | None:
-    """Free text stripped, None when empty, at most `limit` characters, and none an ISO 20022
-    message cannot carry as it is (control characters but tab and line feed: XML turns a
-    carriage return into a line feed), so that the payment's pacs.008 reads back the same."""
+    """Free text stripped, None when empty, at most `limit` characters, all of which XML
+    carries unchanged (`xml.carried`), so that the payment's pacs.008 reads back the same."""
     value = value.strip() if value else None
     if value and len(value) > limit:
         raise invalid(f"{field} is at most {limit} characters.", field)
-    if value and CONTROL.search(value):
-        raise invalid(f"{field} may not hold control characters (tab and line feed aside).", field)
+    if value and not carried(value):
+        raise invalid(f"{field} may hold no carriage return nor any character XML cannot carry.", field)
     return value or None
 
 
@@ -175,8 +175,10 @@ def check_request(world: World, principal: Principal, request: PaymentRequest) -
     receiver = _institution(world, request.receiver_bic, "receiverBic")
     if receiver.id == sender.id:
         raise invalid("An interbank payment is between two institutions: the receiver is the sender.", "receiverBic")
-    debtor = _account(world, request.debtor_account_id, "debtorAccountId")
-    creditor = _account(world, request.creditor_account_id, "creditorAccountId")
+    # A participant names its own debtor account and a creditor account of the receiver: any
+    # other account is, to it, no account (a stored rejection would show it).
+    debtor = _account(world, request.debtor_account_id, "debtorAccountId", principal)
+    creditor = _account(world, request.creditor_account_id, "creditorAccountId", principal, receiver.id)
     if debtor.id == creditor.id:
         raise DomainError(
             ErrorCode.SAME_ACCOUNT, "The debtor and creditor accounts are the same.", ["creditorAccountId"]
@@ -185,9 +187,11 @@ def check_request(world: World, principal: Principal, request: PaymentRequest) -
     if currency not in world.units:
         raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {currency!r}.", ["currency"])
     amount = parse_amount(request.amount, currency, world.units[currency], "amount")
-    remittance = _text(request.remittance_information, REMITTANCE_MAX, "remittanceInformation")
-    _text(request.end_to_end_id, REFERENCE_MAX, "endToEndId")
-    _text(request.instruction_id, REFERENCE_MAX, "instructionId")
+    remittance = _text(request.remittance_information, MAX140, "remittanceInformation")
+    references = (
+        _text(request.end_to_end_id, MAX35, "endToEndId"),
+        _text(request.instruction_id, MAX35, "instructionId"),
+    )
     avoid = _avoided(request.avoid_currencies or (), world.units)
     for index, code in enumerate(avoid):
         if code in (currency, debtor.currency_code):
@@ -197,8 +201,10 @@ def check_request(world: World, principal: Principal, request: PaymentRequest) -
     if request.network_code is not None:
         network = world.networks.by_code(request.network_code.strip().upper())
         if network is None:
-            raise not_found(f"No payment network {request.network_code!r}.", "networkCode")
-    return Checked(request, sender, receiver, debtor, creditor, currency, amount, remittance, avoid, network)
+            raise not_found(f"No payment network {request.network_code[:30]!r}.", "networkCode")
+    return Checked(
+        request, sender, receiver, debtor, creditor, currency, amount, remittance, references, avoid, network
+    )
 
 
 def _same_request(row: InterbankPayment | NewPayment, checked: Checked) -> bool:
@@ -252,8 +258,8 @@ def receive(world: World, checked: Checked, now: dt.datetime) -> Received:
         amount=checked.amount,
         currency_code=checked.currency,
         remittance_information=checked.remittance,
-        end_to_end_id=_text(request.end_to_end_id, REFERENCE_MAX, "endToEndId"),
-        instruction_id=_text(request.instruction_id, REFERENCE_MAX, "instructionId"),
+        end_to_end_id=checked.references[0],
+        instruction_id=checked.references[1],
         status=PaymentStatus.RECEIVED,
         iso_status=ISO_STATUS[PaymentStatus.RECEIVED],
         created_at=now,
@@ -324,7 +330,6 @@ async def send_payments(session: AsyncSession, orders: Sequence[PaymentOrder], *
             continue
         order.result = existing
     live = [item for item in received if item.row.status is PaymentStatus.RECEIVED]
-    await price_legs(session, live, now)
     transfers = await post(session, live, now)
     by_item = {id(item): posted for item, posted in zip(live, transfers, strict=True)}
     for item in live:

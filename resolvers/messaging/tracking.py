@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.messaging import InterbankPayment, PaymentStatus, PaymentTransfer
 from resolvers import ledger, reference
 from resolvers.access import Principal, visible_institution
-from resolvers.errors import invalid, not_found
+from resolvers.errors import invalid
 from resolvers.messaging.networks import network_by_code
 from resolvers.pagination import Page, empty_page, grouped_in_key_order, keyset_page
 
@@ -37,10 +37,7 @@ def may_see_payment(principal: Principal, row: InterbankPayment) -> bool:
 
 
 async def _institution_id(session: AsyncSession, bic: str, field: str) -> int:
-    found = await reference.institution_by_bic(session, reference.normalize_bic(bic))
-    if found is None:
-        raise not_found(f"No institution with BIC {bic.strip()!r}.", field)
-    return found.id
+    return (await reference.named_institution(session, bic, field)).id
 
 
 async def list_payments(

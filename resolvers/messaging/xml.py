@@ -33,6 +33,16 @@ XML_MAX = 2_000_000  # as the API's input boundary allows any string (docs/api.m
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 # What XML 1.0 cannot carry, even escaped.
 NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# ISO 20022's text types: an identifier (MsgId, EndToEndId, InstrId) is Max35Text, the
+# unstructured remittance Max140Text.
+MAX35 = 35
+MAX140 = 140
+
+
+def carried(text: str) -> bool:
+    """Whether XML carries `text` unchanged: no character XML 1.0 refuses, and no carriage
+    return (an XML parser reads one as a line feed)."""
+    return "\r" not in text and NOT_XML.search(text) is None
 
 
 class XmlError(Exception):
@@ -150,7 +160,7 @@ def iso_datetime(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
 
 
-DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?")
+DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?")
 
 
 def parse_datetime(text: str) -> datetime | None:
@@ -158,7 +168,7 @@ def parse_datetime(text: str) -> datetime | None:
     if not DATETIME.fullmatch(text):
         return None
     date_part, _, rest = text.partition("T")
-    fraction = re.search(r"\.(\d+)", rest)
+    fraction = re.search(r"\.([0-9]+)", rest)
     if fraction:  # at most microseconds: further digits are dropped, never rounded up
         rest = rest.replace(fraction.group(0), "." + fraction.group(1)[:6].ljust(6, "0"))
     try:

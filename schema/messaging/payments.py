@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from models import messaging as models
-from resolvers import messaging
+from resolvers import ledger, messaging
 from resolvers.errors import DomainError
 from schema.base import (
     Money,
@@ -123,11 +123,23 @@ class InterbankPayment(Node):
     async def events(self, info: Info) -> list[PaymentEvent]:
         return [PaymentEvent.of(row) for row in await loaders(info).payment_events.load(self._row.id)]
 
-    @strawberry.field(description="Its ledger transfers: the customer legs (with FX), then the RTGS interbank leg.")
+    @strawberry.field(
+        description="Its ledger transfers: the customer legs (with FX), then the RTGS interbank leg; each for "
+        "those who see it (a participant, the legs its institution is on)."
+    )
     async def transfers(self, info: Info) -> list[Transfer]:
-        rows = await loaders(info).interbank_transfers.load(self._row.id)
-        units, clock = await minor_units(info), now(info)
-        return [Transfer.of(row, units, clock) for row in rows]
+        load = loaders(info)
+        rows = await load.interbank_transfers.load(self._row.id)
+        accounts = await load.account.load_many(
+            {a for row in rows for a in (row.debit_account_id, row.credit_account_id)}
+        )
+        owner = {account.id: account.owner_id for account in accounts}
+        caller, units, clock = principal(info), await minor_units(info), now(info)
+        return [
+            Transfer.of(row, units, clock)
+            for row in rows
+            if ledger.may_see_transfer(caller, owner[row.debit_account_id], owner[row.credit_account_id])
+        ]
 
     async def _parties(self, info: Info) -> messaging.Parties:
         load = loaders(info)
@@ -137,7 +149,9 @@ class InterbankPayment(Node):
         debtor, creditor = await load.account.load_many([row.debtor_account_id, row.creditor_account_id])
         return messaging.Parties(network.code, sender.bic, receiver.bic, debtor, creditor)
 
-    @strawberry.field(description="The payment as an ISO 20022 pacs.008.001.08 document.")
+    @strawberry.field(
+        description="The payment as an ISO 20022 pacs.008.001.08 document (a PACS_009 payment: a pacs.009.001.08)."
+    )
     async def iso20022(self, info: Info) -> str:
         parties = await self._parties(info)
         return messaging.render_payment(self._row, parties, await minor_units(info), account_id)
