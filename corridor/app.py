@@ -78,13 +78,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette):
-        task = asyncio.create_task(sweeper.run(sessions, settings.sweep_seconds))
+        tasks = [asyncio.create_task(sweeper.run(sessions, settings.sweep_seconds))]
+        if settings.settlement_schedule:
+            closing = sweeper.run_schedule(sessions, settings.settlement_schedule, settings.sweep_seconds)
+            tasks.append(asyncio.create_task(closing))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await engine.dispose()
 
     app = Starlette(

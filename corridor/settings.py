@@ -59,6 +59,10 @@ class Settings:
     # Origins a browser app may call the API from (CORS): none by default; "*" for any
     # (development only).
     cors_origins: tuple[str, ...] = ()
+    # Settlement windows closed on a schedule: (scope, seconds) pairs, e.g. from
+    # CORRIDOR_SETTLEMENT_SCHEDULE="MIR=3600,SPFS=86400" (a window of MIR is closed once it
+    # has been open an hour and holds obligations). None by default.
+    settlement_schedule: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -79,6 +83,7 @@ class Settings:
             request_seconds=_int("CORRIDOR_REQUEST_SECONDS", cls.request_seconds),
             pool_size=_int("CORRIDOR_POOL_SIZE", cls.pool_size, maximum=1_000, minimum=0),
             cors_origins=_origins(os.environ.get("CORRIDOR_CORS_ORIGINS", "")),
+            settlement_schedule=_schedule(os.environ.get("CORRIDOR_SETTLEMENT_SCHEDULE", "")),
         )
 
 
@@ -89,3 +94,22 @@ def _origins(raw: str) -> tuple[str, ...]:
         if origin != "*" and "://" not in origin:
             raise ValueError(f"CORRIDOR_CORS_ORIGINS: {origin!r} is no origin (like https://app.example.com, or *)")
     return origins
+
+
+SCHEDULE_MAX_SECONDS = 366 * 86_400
+
+
+def _schedule(raw: str) -> tuple[tuple[str, int], ...]:
+    """Comma-separated SCOPE=SECONDS pairs (a scheme or network code, 60 s to a year), checked."""
+    pairs = []
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        scope, _, seconds = part.partition("=")
+        scope = scope.strip().upper()
+        if not (scope and seconds.strip().isascii() and seconds.strip().isdigit()):
+            raise ValueError(f"CORRIDOR_SETTLEMENT_SCHEDULE: {part!r} is not SCOPE=SECONDS (like MIR=3600)")
+        if not 60 <= int(seconds) <= SCHEDULE_MAX_SECONDS:
+            raise ValueError(
+                f"CORRIDOR_SETTLEMENT_SCHEDULE: {scope}'s {seconds.strip()} s is not 60 to {SCHEDULE_MAX_SECONDS}"
+            )
+        pairs.append((scope, int(seconds)))
+    return tuple(pairs)

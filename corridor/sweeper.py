@@ -1,4 +1,5 @@
-"""The background sweep: releases holds past their expiry in the stored columns.
+"""The background work of a worker: the sweep that releases holds past their expiry in
+the stored columns, and the scheduled close of settlement windows.
 
 Reads and writes already treat a lapsed hold as released (resolvers.ledger); the
 sweep makes the stored columns and the transfer's state say so too, in bounded
@@ -15,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from corridor.db import WRITE_OPTION
 from models.base import utcnow
-from resolvers import ledger
+from resolvers import ledger, settlement
 
 log = logging.getLogger("corridor.sweeper")
 
@@ -48,4 +49,30 @@ async def run(sessions: async_sessionmaker[AsyncSession], interval: float) -> No
             raise
         except Exception:
             log.exception("sweep failed; retrying in %s s", interval)
+        await asyncio.sleep(interval)
+
+
+async def close_due_windows(sessions: async_sessionmaker[AsyncSession], schedule) -> int:
+    """Close each scheduled scope's windows that are due (resolvers.settlement.close_due):
+    once across worker processes, each close locking its window and finding it OPEN."""
+    total = 0
+    for scope, seconds in schedule:
+        async with sessions() as session:
+            await session.connection(execution_options={WRITE_OPTION: True})
+            total += await settlement.close_due(session, scope, seconds, utcnow())
+            await session.commit()
+    return total
+
+
+async def run_schedule(sessions: async_sessionmaker[AsyncSession], schedule, interval: float) -> None:
+    """Close due windows every `interval` seconds until cancelled; a failed round is logged and retried."""
+    while True:
+        try:
+            closed = await close_due_windows(sessions, schedule)
+            if closed:
+                log.info("closed %d settlement windows on schedule", closed)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("scheduled close failed; retrying in %s s", interval)
         await asyncio.sleep(interval)

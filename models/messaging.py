@@ -1,6 +1,6 @@
 """Interbank messaging: payment networks (SWIFT, SPFS, CIPS) and their members,
-interbank payments with their status events, ledger transfers, and the obligations
-that DEFERRED_NET networks leave for settlement windows."""
+interbank payments with their status events and ledger transfers. (The obligations a
+DEFERRED_NET network's payments leave are settlement's: models/settlement.py.)"""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ __all__ = [
     "PaymentEvent",
     "PaymentLeg",
     "PaymentNetwork",
-    "PaymentObligation",
     "PaymentStatus",
     "PaymentTransfer",
     "SettlementMode",
@@ -170,23 +169,3 @@ class PaymentTransfer(SQLModel, table=True):
     leg: PaymentLeg = Field(
         sa_column=Column(Enum(PaymentLeg, native_enum=False, length=10, create_constraint=True), nullable=False)
     )
-
-
-class PaymentObligation(SQLModel, table=True):
-    """What a payment on a DEFERRED_NET network leaves between the banks: `payer_id` owes
-    `payee_id` the amount, to be settled net in the network's settlement window."""
-
-    __tablename__ = "payment_obligation"
-    __table_args__ = (
-        CheckConstraint("amount > 0", name="amount_positive"),
-        Index("ix_payment_obligation_network_currency", "network_id", "currency_code", "id"),
-    )
-
-    id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True, autoincrement=True))
-    payment_id: int = Field(sa_column=Column(Id, ForeignKey("interbank_payment.id"), nullable=False, unique=True))
-    network_id: int = Field(sa_column=Column(Id, ForeignKey("payment_network.id"), nullable=False))
-    payer_id: int = Field(sa_column=Column(Id, ForeignKey("institution.id"), nullable=False))
-    payee_id: int = Field(sa_column=Column(Id, ForeignKey("institution.id"), nullable=False))
-    currency_code: str = Field(sa_column=Column(String(3), ForeignKey("currency.code"), nullable=False))
-    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
-    created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

@@ -54,6 +54,19 @@ class DomainError(Exception):
         return f"DomainError({self.code.value}, {self.message!r}, {self.field!r})"
 
 
+class DomainErrors(DomainError):
+    """Several refusals of one request, each its own UserError (e.g. every institution short
+    of funds for a settlement); nothing was changed."""
+
+    def __init__(self, errors: Sequence[DomainError]) -> None:
+        assert errors
+        super().__init__(errors[0].code, "; ".join(error.message for error in errors), errors[0].field)
+        self.errors = list(errors)
+
+    def under(self, *prefix: str) -> DomainErrors:
+        return DomainErrors([error.under(*prefix) for error in self.errors])
+
+
 def invalid(message: str, *field: str) -> DomainError:
     return DomainError(ErrorCode.INVALID_INPUT, message, field or None)
 

@@ -204,7 +204,8 @@ def user_errors(payload: type[P], *prefix: str) -> Callable[[Callable[..., Await
             try:
                 return await resolver(*args, **kwargs)
             except DomainError as error:
-                return payload(errors=[UserError.of(error.under(*prefix))])
+                found = error.under(*prefix)
+                return payload(errors=[UserError.of(e) for e in getattr(found, "errors", [found])])
 
         return wrapped
 

@@ -17,7 +17,8 @@ from models import fx as fx_models
 from models import ledger as ledger_models
 from models import messaging as messaging_models
 from models import reference as reference_models
-from resolvers import access, cards, ledger, messaging, reference, rows
+from models import settlement as settlement_models
+from resolvers import access, cards, ledger, messaging, reference, rows, settlement
 
 
 class SharedLoader(DataLoader):
@@ -176,6 +177,20 @@ class Loaders:
     def interbank_transfers(self) -> DataLoader:
         """payment id -> its ledger transfers, in order."""
         return self._loader(messaging.payment_transfers)
+
+    @cached_property
+    def settlement_window(self) -> DataLoader:
+        return self._rows(settlement_models.SettlementWindow)
+
+    @cached_property
+    def window_figures(self) -> DataLoader:
+        """window id -> its figures and positions."""
+        return self._loader(settlement.figures_by_id)
+
+    @cached_property
+    def settlement_transfers(self) -> DataLoader:
+        """window id -> the transfers that settled it, in order."""
+        return self._loader(settlement.settlement_transfers)
 
     @cached_property
     def api_key(self) -> DataLoader:

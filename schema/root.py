@@ -45,6 +45,7 @@ from schema.messaging import (
 from schema.node import resolve_node
 from schema.reference import Institution, ReferenceMutation, ReferenceQuery
 from schema.scalars import SCALAR_OVERRIDES
+from schema.settlement import SettlementMutation, SettlementQuery, SettlementWindow
 
 
 @strawberry.type
@@ -58,6 +59,7 @@ class Query(
     CardPaymentQuery,
     NetworkQuery,
     PaymentQuery,
+    SettlementQuery,
 ):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -76,6 +78,7 @@ class Mutation(
     CardPaymentMutation,
     NetworkMutation,
     PaymentMutation,
+    SettlementMutation,
 ):
     pass
 
@@ -120,6 +123,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             Authorization,
             PaymentNetwork,
             InterbankPayment,
+            SettlementWindow,
             ApiKey,
             Money,
         ],

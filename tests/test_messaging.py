@@ -786,15 +786,15 @@ async def test_a_conversion_cannot_avoid_the_debtors_or_the_payments_own_currenc
 async def test_a_deferred_net_payment_records_what_the_sender_owes_the_receiver(api):
     from sqlmodel import select
 
-    from models.messaging import PaymentObligation
+    from models.settlement import Obligation, SettlementWindow
 
     ids = await build(api)
     paid = await settled(api, payment(ids, "sber", "vtb", "250.00", "RUB"))
     await settled(api, payment(ids, "sber", "boc", "5.00", "CNY"))  # RTGS: settled gross, owes nothing
     await rejected(api, payment(ids, "vtb", "sber", "5000.00", "RUB"), "AM04")  # moved nothing, owes nothing
     async with api.sessions() as session:
-        rows = (await session.exec(select(PaymentObligation))).all()
-    assert [(r.payer_id, r.payee_id, r.currency_code, r.amount) for r in rows] == [
-        (pk(ids["sber"]), pk(ids["vtb"]), "RUB", 25000)
+        rows = (await session.exec(select(Obligation, SettlementWindow).join(SettlementWindow))).all()
+    assert [(w.scope, w.currency_code, o.payer_id, o.payee_id, o.amount) for o, w in rows] == [
+        ("SPFS", "RUB", pk(ids["sber"]), pk(ids["vtb"]), 25000)
     ]
-    assert rows[0].payment_id == pk(paid["id"])
+    assert paid["network"]["code"] == "SPFS"

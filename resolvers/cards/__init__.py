@@ -16,7 +16,9 @@ below; each module imports only the ones above it:
 - `listing`: the lists of cards, merchants and authorizations, each row as visible
   as its node.
 Amounts are minor units, and every rounding rule is `resolvers.money`'s; holds and
-refunds post through the ledger's `post_legs`.
+refunds post through the ledger's `post_legs`; what a capture or refund posts between
+two institutions is an obligation in the settlement window of the scheme the payment
+ran on (`resolvers.settlement.record_obligations`).
 """
 
 from resolvers.cards.authorization import (

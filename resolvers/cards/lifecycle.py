@@ -20,8 +20,16 @@ from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.cards import AuthorizationState, CardAuthorization, CardPaymentTransfer, CardRefund, CardRoute, PaymentLeg
-from resolvers import ledger, reference
+from models.cards import (
+    AuthorizationState,
+    CardAuthorization,
+    CardPaymentTransfer,
+    CardRefund,
+    CardRoute,
+    CardScheme,
+    PaymentLeg,
+)
+from resolvers import ledger, reference, settlement
 from resolvers.access import Action, Principal, may_act_for, require, visible_institution
 from resolvers.cards.authorization import APPROVED, link_fee
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
@@ -149,6 +157,11 @@ def _invalid_state(state: AuthorizationState, wanted: str) -> DomainError:
     return DomainError(ErrorCode.INVALID_STATE, f"The authorization is {state.value}; {wanted}.", ["authorizationId"])
 
 
+async def _scheme_code(session: AsyncSession, row: CardAuthorization) -> str:
+    """The code of the scheme the payment ran on: the scope of its settlement window."""
+    return (await session.exec(select(CardScheme.code).where(CardScheme.id == row.scheme_id))).one()
+
+
 async def capture_payment(
     session: AsyncSession,
     principal: Principal,
@@ -184,7 +197,8 @@ async def capture_payment(
         post = posts[leg] if leg is not PaymentLeg.FX else divide_half_even(transfer.amount * capture, row.amount)
         assert 0 <= post <= transfer.amount, "a capture posts at most what was held"
         changes.append(ledger.HoldChange(transfer.transfer_id, post or None))
-    await ledger.resolve_holds(session, changes, now=now)
+    resolved = await ledger.resolve_holds(session, changes, now=now)  # a void posts nothing: it owes nothing
+    await settlement.record_obligations(session, await _scheme_code(session, row), resolved, now=now)
     row.state, row.captured_amount, row.resolved_at = AuthorizationState.CAPTURED, capture, now
     row.cardholder_captured = cardholder
     await session.flush()
@@ -314,6 +328,7 @@ async def refund_payment(
     session.add(record)
     await session.flush()  # claims refund_id: a concurrent twin waits here, then is retried as a replay
     transfers = await _post_refund(session, back.legs, refund_id, now)
+    await settlement.record_obligations(session, await _scheme_code(session, row), transfers, now=now)
     start = await session.exec(
         select(func.count()).select_from(CardPaymentTransfer).where(CardPaymentTransfer.authorization_id == row.id)
     )

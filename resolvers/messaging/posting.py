@@ -5,8 +5,8 @@ The customer legs: the debtor account pays the creditor the instructed amount (t
 FX providers when the debtor account is in another currency, avoiding the currencies
 asked; the debtor pays the side rounded up). Between the banks: on an RTGS network the
 sender's SETTLEMENT account in the payment's currency pays the receiver's, in the same
-group of legs; on a DEFERRED_NET network the obligation (sender owes receiver the
-amount) is recorded for the network's settlement window. The legs of the payments of a request
+group of legs; on a DEFERRED_NET network each leg between two institutions is an
+obligation in the network's open settlement window (resolvers.settlement). The legs of the payments of a request
 post through the ledger's `post_leg_groups`, each payment's all or none, in one call
 for a run of same-currency payments (a conversion is priced and posted alone, after
 those before it); a refusal is a Rejection with its ISO 20022 reason code.
@@ -29,12 +29,11 @@ from models.messaging import (
     MessageType,
     PaymentEvent,
     PaymentLeg,
-    PaymentObligation,
     PaymentStatus,
     PaymentTransfer,
     SettlementMode,
 )
-from resolvers import fx, ledger
+from resolvers import fx, ledger, settlement
 from resolvers.errors import DomainError, ErrorCode
 from resolvers.messaging.networks import Network
 
@@ -279,8 +278,9 @@ async def post(session: AsyncSession, items: Sequence[Received], now: dt.datetim
 
 
 async def record(session: AsyncSession, items: Sequence[Received], transfers: Sequence[list], now: dt.datetime) -> None:
-    """Store the payments in their final state, then their events, transfer links and
-    (DEFERRED_NET) obligations: one statement each, whatever the number of payments."""
+    """Store the payments in their final state, then their events and transfer links (one
+    statement each, whatever the number of payments), and on a DEFERRED_NET network the
+    obligations of their legs in the network's settlement windows."""
     connection = await session.connection()
     payments = [{name: getattr(item.row, name) for name in PAYMENT_COLUMNS} for item in items]
     for item, (new_id,) in zip(items, (await connection.execute(INSERT_PAYMENTS, payments)).all(), strict=True):
@@ -291,19 +291,12 @@ async def record(session: AsyncSession, items: Sequence[Received], transfers: Se
         for item, posted in zip(items, transfers, strict=True)
         for k, ((kind, _), transfer) in enumerate(zip(item.legs, posted, strict=True))
     ]
-    obligations = [
-        {
-            "payment_id": item.row.id,
-            "network_id": item.network.id,
-            "payer_id": item.row.sender_id,
-            "payee_id": item.row.receiver_id,
-            "currency_code": item.row.currency_code,
-            "amount": item.row.amount,
-            "created_at": now,
-        }
-        for item, posted in zip(items, transfers, strict=True)
-        if posted and _deferred(item)
-    ]
-    for model, rows in ((PaymentEvent, events), (PaymentTransfer, links), (PaymentObligation, obligations)):
+    for model, rows in ((PaymentEvent, events), (PaymentTransfer, links)):
         if rows:
             await connection.execute(insert(model.__table__), rows)
+    deferred: dict[str, list] = {}  # network code -> the legs of its payments, for its settlement windows
+    for item, posted in zip(items, transfers, strict=True):
+        if posted and _deferred(item):
+            deferred.setdefault(item.network.code, []).extend(posted)
+    for scope, legs in deferred.items():
+        await settlement.record_obligations(session, scope, legs, now=now)
