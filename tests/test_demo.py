@@ -22,8 +22,10 @@ async def test_demo_loads_once(api):
 
 async def test_demo_ledger_is_funded_and_has_history(api):
     first = await demo.load(api.sessions)
-    # 3: the merchants' accounts; 21 and 17: the interbank customer and SETTLEMENT accounts, and their funding
-    assert first["accounts"] == 26 + 5 + 3 + 21 and first["transfers"] == 50 + 5 + 17
+    # 3: the merchants' accounts; 21 and 17: the interbank customer and SETTLEMENT accounts, and their funding;
+    # 4 and 2: the FX provider's RUB and CNY SETTLEMENT accounts with their funding, and the MIR and UNIONPAY
+    # operators' pools (the settlement demo)
+    assert first["accounts"] == 26 + 5 + 3 + 21 + 4 and first["transfers"] == 50 + 5 + 17 + 2
     again = await demo.load(api.sessions)
     assert set(again.values()) == {0}
     query = """
@@ -40,7 +42,8 @@ async def test_demo_ledger_is_funded_and_has_history(api):
     by_name = {edge["node"]["name"]: edge["node"] for edge in bank}
     settlement = by_name["RUB settlement"]
     assert settlement["kind"] == "SETTLEMENT"
-    assert settlement["balance"] == {"amount": "9800000.00", "currency": "RUB"}
+    # 9,800,000 after its customers' deposits, less its net of 1,387,500 in the SPFS RUB window the demo settles
+    assert settlement["balance"] == {"amount": "8412500.00", "currency": "RUB"}
     customer_b = by_name["Customer B (illustrative)"]
     assert customer_b["available"]["amount"] != customer_b["balance"]["amount"]  # two holds open
     history = by_name["Customer A (illustrative)"]["transfers"]["edges"]
@@ -49,8 +52,9 @@ async def test_demo_ledger_is_funded_and_has_history(api):
     assert any(reference.startswith("card authorization") for reference in references)  # the Mir card's account
     central = (await api(query, {"bic": "CBRFRUMM"}))["institution"]["accounts"]["edges"]
     assert central[0]["node"]["kind"] == "ISSUANCE"
-    # two banks and the FX provider (520,000,000), and the interbank RUB accounts (4 x 50,000,000)
-    assert central[0]["node"]["balance"]["amount"] == "-720000000.00"
+    # two banks and the FX provider (520,000,000), the interbank RUB accounts (4 x 50,000,000), and the FX
+    # provider's RUB SETTLEMENT account (1,000, the settlement demo)
+    assert central[0]["node"]["balance"]["amount"] == "-720001000.00"
 
 
 async def test_demo_rates_index_basket_and_fx_liquidity(api):
@@ -80,9 +84,11 @@ async def test_demo_rates_index_basket_and_fx_liquidity(api):
     # for BRL, CNY and ZAR: 722.964883 -> 722.96 CNY.
     assert data["basket"]["value"]["amount"] == "722.96"
     assert len(data["conversionPath"]["via"]) == 1 and "USD" not in data["conversionPath"]["via"]
-    positions = {e["node"]["currency"]["code"]: e["node"] for e in data["institution"]["accounts"]["edges"]}
+    accounts = [e["node"] for e in data["institution"]["accounts"]["edges"]]
+    positions = {a["currency"]["code"]: a for a in accounts if a["kind"] == "FX_POSITION"}
     assert set(positions) == {"RUB", "CNY", "INR", "IRR", "USD"}
-    assert all(p["kind"] == "FX_POSITION" for p in positions.values())
+    # Beside its positions, the SETTLEMENT accounts its card settlement positions settle on (the settlement demo)
+    assert sorted(a["currency"]["code"] for a in accounts if a["kind"] != "FX_POSITION") == ["CNY", "RUB"]
     # Funded with 500,000,000 RUB; the card payments and the cross-currency interbank payment
     # (about 102,700 RUB in) moved it a little since.
     assert Decimal("499990000") < Decimal(positions["RUB"]["balance"]["amount"]) < Decimal("500200000")
@@ -144,7 +150,8 @@ async def test_demo_cards_schemes_and_authorizations_in_each_state(api):
 
 async def test_demo_networks_and_payments_ru_ir_mostly_outside_usd(api):
     first = await demo.load(api.sessions)
-    assert (first["networks"], first["payments"]) == (3, 14)
+    # 15: the messaging demo's 14 and the settlement demo's SPFS payment after its settlement (RU-RU)
+    assert (first["networks"], first["payments"]) == (3, 15)
     assert (await demo.load(api.sessions))["payments"] == 0
     data = await api(
         """{ paymentNetworks { code settlementMode settlementCurrencies { code } }
@@ -185,3 +192,53 @@ async def test_demo_networks_and_payments_ru_ir_mostly_outside_usd(api):
     ru_cn = [p for p in payments if p["status"] == "SETTLED" and p["network"]["code"] == "CIPS"]
     crossing = [p for p in ru_cn if p["debitAmount"]["currency"] != p["amount"]["currency"]]
     assert len(ru_cn) == 3 and len(crossing) == 1 and crossing[0]["debitAmount"]["currency"] == "RUB"
+
+
+WINDOWS = """{ settlementWindows(first: 100) { edges { node { id scope currency state obligationCount
+    grossValue { amount } netValue { amount } nettingEfficiency
+    positions { institution { bic } receivable { amount } payable { amount } net { amount } }
+    transfers { amount { amount } } } } } }"""
+SETTLE = "mutation($id: ID!) { settleSettlementWindow(windowId: $id) { window { state } errors { code message } } }"
+
+
+async def test_demo_settlement_windows_settled_closed_and_open(api):
+    first = await demo.load(api.sessions)
+    # The card payments open MIR CNY and RUB, UNIONPAY CNY and RUB, the SPFS payments SPFS RUB; closing
+    # SPFS RUB, UNIONPAY CNY and MIR RUB opens the next of each.
+    assert first["windows"] == 5 + 3
+    windows = [edge["node"] for edge in (await api(WINDOWS))["settlementWindows"]["edges"]]
+    by_state = {}
+    for window in windows:
+        by_state.setdefault((window["scope"], window["currency"], window["state"]), []).append(window)
+    spfs, unionpay = by_state[("SPFS", "RUB", "SETTLED")], by_state[("UNIONPAY", "CNY", "SETTLED")]
+    mir = by_state[("MIR", "RUB", "CLOSED")]
+    assert len(spfs) == len(unionpay) == len(mir) == 1
+    for window in (spfs[0], unionpay[0], mir[0]):
+        assert window["obligationCount"] > 0
+        assert sum(Decimal(p["net"]["amount"]) for p in window["positions"]) == 0
+    # SPFS: Sberbank and VTB pay 1,387,500 each to Bank Melli (gross 5,550,000, net 2,775,000)
+    assert {p["institution"]["bic"]: p["net"]["amount"] for p in spfs[0]["positions"]} == {
+        "SABRRUMM": "-1387500.00",
+        "VTBRRUMM": "-1387500.00",
+        "MELIIRTH": "2775000.00",
+    }
+    assert (spfs[0]["grossValue"], spfs[0]["netValue"], spfs[0]["nettingEfficiency"]) == (
+        {"amount": "5550000.00"},
+        {"amount": "2775000.00"},
+        0.5,
+    )
+    assert [t["amount"]["amount"] for t in spfs[0]["transfers"]] == ["1387500.00", "1387500.00", "2775000.00"]
+    assert [t["amount"]["amount"] for t in unionpay[0]["transfers"]] == ["250.00", "250.00"]
+    # MIR RUB waits: the FX provider owes 4,000 RUB net and its RUB SETTLEMENT account holds 1,000.
+    assert {p["institution"]["bic"]: p["net"]["amount"] for p in mir[0]["positions"]}["CRFXAEAD"] == "-4000.00"
+    assert mir[0]["transfers"] == []
+    short = (await api(SETTLE, {"id": mir[0]["id"]}))["settleSettlementWindow"]
+    assert short["window"] is None
+    assert [(e["code"], "CRFXAEAD" in e["message"]) for e in short["errors"]] == [("SETTLEMENT_SHORTFALL", True)]
+    # The next SPFS RUB window is OPEN with the payment sent after the settlement (Sberbank owes VTB 250,000).
+    (open_spfs,) = by_state[("SPFS", "RUB", "OPEN")]
+    assert open_spfs["obligationCount"] == 1 and open_spfs["grossValue"] == {"amount": "250000.00"}
+    # Loading again creates nothing and changes no window.
+    again = await demo.load(api.sessions)
+    assert again["windows"] == 0 and set(again.values()) == {0}
+    assert [edge["node"] for edge in (await api(WINDOWS))["settlementWindows"]["edges"]] == windows

@@ -14,6 +14,7 @@ that adds what is missing, in one transaction that `load` here opens and commits
 - `fx`: rates, the FX provider's positions, the basket;
 - `cards`: schemes, memberships, links, cards, merchants, authorizations;
 - `messaging`: payment networks, memberships, the banks' accounts for them, payments;
+- `settlement`: the windows of the card and SPFS obligations, closed and settled (or not);
 - `tour`: the ids a tour needs, printed after loading.
 A new domain adds its module, its kinds to `common.CREATED_KINDS` and its step below.
 """
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from corridor.db import WRITE_OPTION
-from corridor.demo import cards, fx, ledger, messaging, reference
+from corridor.demo import cards, fx, ledger, messaging, reference, settlement
 from corridor.demo.cards import (
     AUTHORIZATIONS,
     CARD_EXPIRY,
@@ -77,7 +78,9 @@ async def load(sessions: async_sessionmaker[AsyncSession], settings: Settings | 
         await reference.load(session, created)
         await ledger.load(session, created)
         await fx.load(session, created)
+        windows = await settlement.window_count(session)  # the payments below open windows
         await cards.load(session, created, settings)
         await messaging.load(session, created)
+        await settlement.load(session, created, windows)
         await session.commit()
     return created

@@ -88,6 +88,7 @@ CREATED_KINDS = (
     "authorizations",
     "networks",
     "payments",
+    "windows",
 )
 Created = dict[str, int]
 

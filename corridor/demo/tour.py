@@ -13,13 +13,14 @@ from models.fx import Basket
 from models.ledger import Account, AccountKind
 from models.messaging import InterbankPayment
 from models.reference import Institution
+from models.settlement import SettlementWindow
 from resolvers.cards import authorization_state
 from schema.base import global_id
 
 
 async def tour(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
-    """Lines naming the demo's merchants, customer accounts, authorizations, baskets and
-    interbank payments with their ids."""
+    """Lines naming the demo's merchants, customer accounts, authorizations, baskets,
+    interbank payments and settlement windows with their ids."""
     async with sessions() as session:
         lines = ["ids for a tour (the README's examples use them; they stay the same on every load):"]
         for merchant in await session.exec(select(Merchant).order_by(Merchant.id)):
@@ -44,4 +45,7 @@ async def tour(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
         for payment in await session.exec(select(InterbankPayment).order_by(InterbankPayment.id)):
             outcome = payment.status.value.lower() + (f" {payment.reason_code}" if payment.reason_code else "")
             lines.append(f"  payment    {payment.uetr}  {outcome}: {payment.remittance_information}")
+        for window in await session.exec(select(SettlementWindow).order_by(SettlementWindow.id)):
+            what = f"{window.scope} {window.currency_code} {window.state.value.lower()}"
+            lines.append(f"  window     {global_id('SettlementWindow', window.id)}  {what}")
     return lines
