@@ -20,6 +20,12 @@ receiver's). The customer accounts are the payments' debtors and creditors; each
 listed under the BIC of the bank that holds it (`PaymentWorld.holders`), since a
 payment's debtor account must be held by the sender and its creditor by the receiver.
 
+The settlement measurement (bench.settlement) gets a second network of the same
+operator, BENCHNET (RU, RUB, DEFERRED_NET), with no members and no payments: it is only
+the scope of the window that measurement fills with obligations between the four banks
+(whose funded RUB SETTLEMENT accounts above pay and receive the nets) and settles
+through the operator's RUB SETTLEMENT pool (opened by the first settle).
+
 The card scenarios get a network of their own, as tests/card_world.py builds one:
 the People's Bank of China (CNY ISSUANCE), Bank of China, the scheme operators NSPK
 and UnionPay International, the schemes MIR (BIN 2200-2204, RUB) and UNIONPAY (62,
@@ -79,6 +85,11 @@ NETWORK_CODE = "BENCHRTGS"
 NETWORK_CURRENCY = "RUB"
 SETTLEMENT_FUNDS = "1000000000000.00"  # RUB on each bank's SETTLEMENT account
 PAYMENT_AMOUNT = "0.01"  # RUB, payment and every transaction of pacs008
+# The settlement measurement's scope: a DEFERRED_NET network run by the same operator, so
+# that settling a window can open the operator's RUB SETTLEMENT pool (bench.settlement).
+NET_NETWORK_CODE = "BENCHNET"
+# Card n is issued by CARD_ISSUERS[n % 2] (BICs); the merchants' acquirer is Sberbank.
+CARD_ISSUERS = ("SABRRUMM", "VTBRRUMM")
 
 INSTITUTION = """
 mutation($input: InstitutionInput!) { createInstitution(input: $input) { institution { id } errors { code message } } }
@@ -342,7 +353,7 @@ async def _build_cards(connection: Connection, rub_issuance: str, sberbank: str,
     pans, card_accounts = [], []
     for number in range(cards):
         pan = card_pan(number)
-        issuer = (sberbank, vtb)[number % 2]
+        issuer = (sberbank, vtb)[number % 2]  # CARD_ISSUERS
         account = await _account(connection, issuer, f"Cardholder {number}", "CUSTOMER")
         card = {"pan": pan, "expiryMonth": expiry_month, "expiryYear": expiry_year, "accountId": account}
         await _ok(connection, ISSUE, {"input": card}, "issueCard")
@@ -375,7 +386,8 @@ async def _build_cards(connection: Connection, rub_issuance: str, sberbank: str,
 async def _build_network(
     connection: Connection, rub_issuance: str, banks: dict[str, str], customers: list[tuple[str, str]]
 ) -> PaymentWorld:
-    """The RTGS network of the module's docstring, through the API: `banks` is BIC ->
+    """The RTGS network of the module's docstring (and the DEFERRED_NET one of the settlement
+    measurement), through the API: `banks` is BIC ->
     institution id, `customers` (BIC of the holder, account id) pairs."""
     operator = await _institution(connection, *NETWORK_OPERATOR, "NETWORK_OPERATOR")
     network = {
@@ -387,6 +399,13 @@ async def _build_network(
         "settlementMode": "RTGS",
     }
     await _ok(connection, NETWORK, {"input": network}, "createPaymentNetwork")
+    deferred = {
+        **network,
+        "code": NET_NETWORK_CODE,
+        "name": "Corridor bench deferred net",
+        "settlementMode": "DEFERRED_NET",
+    }
+    await _ok(connection, NETWORK, {"input": deferred}, "createPaymentNetwork")
     settlement = []
     for bic, institution in banks.items():
         membership = {"networkCode": NETWORK_CODE, "institutionId": institution, "status": "ACTIVE"}

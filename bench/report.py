@@ -14,6 +14,17 @@ The card payments (card, card_fx) have no target: each is shown as payments/s wi
 its ratio to the floor measured with the same server (payments/s / floor req/s; a
 payment is two requests, so 0.5 would be two requests each as cheap as the floor),
 the p50/p99 of a whole payment, and a row for each of its two requests.
+
+Settlement (bench.settlement), per engine and worker count: the time of one
+closeSettlementWindow and of one settleSettlementWindow of a window of 100,000
+obligations, in the p50 column, with its ratio to the floor's p50 of the same server;
+no time target ("positions in one statement" is what the close must do: one aggregate
+statement whatever the number of obligations).
+
+Card obligations (bench.obligations), once per engine, in-process: the time inside
+recording obligations as a share of a card payment (authorize + capture) without it,
+target at most OBLIGATIONS_TARGET; the share of the capture alone and an A/B
+comparison (payments with and without) beside it, without targets.
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ PACS008_TARGET = 0.2  # x batch (payments/s over transfers/s)
 SINGLE_TARGET_RPS = 1000
 SINGLE_TARGET_P99_MS = 100
 SINGLE_TARGET_WHERE = ("postgres", 2)  # (engine, workers)
+OBLIGATIONS_TARGET = 0.2  # at most this share of a card payment
 
 
 def _proc_field(path: str, name: str) -> str:
@@ -124,6 +136,53 @@ def _card_rows(name: str, workers: int, path: str, card: dict, floor: dict | Non
     return rows
 
 
+def _timed(ms: float | None, failures: dict) -> dict:
+    """A one-sample measurement shaped as _row's result: the time in the p50 column."""
+    return {"p50_ms": ms, "p99_ms": None, "failures": failures, "client_cpu": None}
+
+
+def _settlement_rows(name: str, workers: int, result: dict, floor: dict | None) -> list[list[str]]:
+    """Closing and settling the window: each time with its ratio to the floor's p50."""
+    rows = []
+    count = f"{result['obligations']:,}"
+    transfers = "-" if result["transfers"] is None else f"{result['transfers']:,}"
+    for step, ms, path, throughput, target in [
+        (
+            "close",
+            result["close_ms"],
+            f"settlement: close {count} obligations",
+            "1 request",
+            "positions in one statement",
+        ),
+        ("settle", result["settle_ms"], "settlement: settle the window", f"1 request, {transfers} transfers", ""),
+    ]:
+        failures = {k: v for k, v in result["failures"].items() if k.startswith(step)}
+        ratio = ""
+        if ms is not None and floor and floor["p50_ms"]:
+            ratio = f"{ms / floor['p50_ms']:,.0f} x floor p50"
+        rows.append(_row(name, workers, path, throughput, _timed(ms, failures), ratio, target))
+    return rows
+
+
+def _obligation_rows(name: str, result: dict) -> list[list[str]]:
+    """What recording obligations adds to a card payment, in-process (once per engine)."""
+    share, capture, ab = result["share_of_payment"], result["share_of_capture"], result["ab"]
+    first = {**result["obligation_ms"], "failures": result["failures"], "client_cpu": None}
+    throughput = f"{result['payments_on']:,} payments, {result['obligations']:,} obligations"
+    ratio = "-" if share is None else f"{share:.3f} of a payment"
+    met = "" if share is None else _met(share <= OBLIGATIONS_TARGET)
+    path = "card obligations: time recording them (in-process)"
+    rows = [_row(name, "-", path, throughput, first, ratio, f"<= {OBLIGATIONS_TARGET} of a payment", met)]
+    second = {**result["capture_on_ms"], "failures": {}, "client_cpu": None}
+    ratio = "-" if capture is None else f"{capture:.3f} of a capture"
+    rows.append(_row(name, "-", "  capture with obligations", "", second, ratio))
+    third = {**result["payment_off_ms"], "failures": {}, "client_cpu": None}
+    means = f"mean {result['mean_payment_on_ms'] or 0:.2f} ms with, {result['mean_payment_off_ms'] or 0:.2f} without"
+    ratio = "-" if ab is None else f"{ab:+.3f} A/B"
+    rows.append(_row(name, "-", f"  payment without ({result['payments_off']:,} payments)", means, third, ratio))
+    return rows
+
+
 def engine_rows(engine: dict) -> list[list[str]]:
     """The table's rows for one engine: the ceiling (when measured), then each worker
     count's paths (those that were run)."""
@@ -131,6 +190,8 @@ def engine_rows(engine: dict) -> list[list[str]]:
     rows = []
     if ceiling is not None:
         rows.append(_row(name, "-", "ceiling: Core in-process", f"{_n(ceiling['transfers_per_s'])} transfers/s"))
+    if engine.get("obligations"):
+        rows.extend(_obligation_rows(name, engine["obligations"]))
     for workers, paths in engine["runs"].items():
         floor, batch, single, hot, payment, pacs008 = (
             paths.get(path) for path in ("floor", "batch", "single", "hot", "payment", "pacs008")
@@ -201,6 +262,9 @@ def engine_rows(engine: dict) -> list[list[str]]:
         for path in CARD_PATHS:
             if path in paths:
                 rows.extend(_card_rows(name, workers, path, paths[path], floor))
+
+        if "settlement" in paths:
+            rows.extend(_settlement_rows(name, workers, paths["settlement"], floor))
     return rows
 
 
@@ -233,6 +297,8 @@ def table(engines: list[dict]) -> str:
 def failure_details(engines: list[dict]) -> list[str]:
     lines = []
     for engine in engines:
+        for reason, count in sorted((engine.get("obligations") or {}).get("failures", {}).items()):
+            lines.append(f"- {engine['engine']}, in-process, card obligations: {reason} x {count:,}")
         for workers, paths in engine["runs"].items():
             for path, result in paths.items():
                 for reason, count in sorted(result["failures"].items()):
@@ -304,6 +370,23 @@ def markdown(
         "  worker count; p50/p99 on the scenario's row are of whole payments (both requests), then one row per",
         "  request. Every payment of one scenario credits the same merchant account (and in card_fx debits the",
         "  same FX position and credits the same fee account).",
+        "- settlement: 100,000 obligations between the 4 banks (random pairs, 0.01-1,000.00 RUB) written",
+        "  straight into the OPEN BENCHNET/RUB window (a DEFERRED_NET network) with SQLAlchemy Core: setup, not",
+        "  measured. Then, through the server, one closeSettlementWindow (positions in one aggregate statement,",
+        "  figures fixed, the next window opened; counts when CLOSED with the expected count, gross and net",
+        "  value) and one settleSettlementWindow (each net payer's RUB SETTLEMENT account to the operator's pool,",
+        "  the pool to each net receiver, in one transaction; counts when SETTLED with one transfer per non-zero",
+        "  position). Each is one request's wall time (p50 column), ratio = that time / floor p50 of the same",
+        "  server. Each worker count closes and settles a window of its own.",
+        "- card obligations (once per engine, no server running): card payments as in card (1.00 RUB, Moscow",
+        "  merchant) made in-process by calling authorize_payment and capture_payment in a write transaction",
+        "  each, as the server does; only VTB cards (the acquirer is Sberbank), so every capture records one",
+        "  obligation. record_obligations (and the scheme lookup made for it) is wrapped by a timer; in",
+        "  alternating blocks of 20 payments it is skipped. First row: time inside it per payment (p50/p99),",
+        "  ratio = that time / (authorize + capture time without it), target <= 0.2. Second: the capture",
+        "  transaction's times, ratio = obligation time / capture without it. Third: payments without",
+        "  obligations, ratio = mean payment with / mean payment without - 1 (A/B). No HTTP or GraphQL here, so",
+        "  a served payment costs more and its share is smaller than these.",
         "- The load generator is one Python process (asyncio, a minimal HTTP/1.1 keep-alive client) on the same",
         "  machine, so it takes CPU from the server (client CPU: its share of one core). Latencies are per",
         "  request, p50/p99 by nearest rank.",

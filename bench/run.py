@@ -7,12 +7,18 @@ For each engine (SQLite: a fresh temporary file; PostgreSQL: `corridor_bench` on
    then the test data through GraphQL against a server started for that alone
    (`bench.prepare`); every worker count then runs on the same data;
 2. measure the ceiling in-process, with no server running (`bench.ceiling`), when
-   the batch path is measured;
+   the batch path is measured; likewise, when `obligations` is among the scenarios, what
+   recording obligations adds to a card payment (`bench.obligations`: the card
+   payments' resolvers called in-process, with obligations timed and, in alternate
+   blocks, skipped);
 3. for each worker count, start `corridor serve --workers N` (`bench.server`) and run
    floor, batch, single, hot, card, card_fx, payment (sendPayment, RTGS) and pacs008
    (submitIso20022 of 1,000 transactions), or those --scenarios names (the floor always,
-   as the card payments' baseline), from a separate load-generator process
-   (`bench.load`), each for a fixed duration after a short warm-up; then stop the
+   as the baseline of the card payments and of settlement), from a separate
+   load-generator process (`bench.load`), each for a fixed duration after a short
+   warm-up; then `settlement` (`bench.settlement`): a window of 100,000 obligations
+   written straight into the database (setup), then closeSettlementWindow and
+   settleSettlementWindow through the server, one request each, timed; then stop the
    server. What the server logged during each scenario (every worker's) is scanned
    for retried transactions and errors.
 
@@ -33,10 +39,13 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench import ceiling, load, prepare, report
+from bench import ceiling, load, obligations, prepare, report, settlement
 from bench.server import Server, corridor
 
 ENGINES = ("sqlite", "postgres")
+IN_PROCESS = ("obligations",)  # measured once per engine, with no server running
+SERVED = ("settlement",)  # measured against each server, not by the load generator
+SCENARIOS = (*load.SCENARIOS, *IN_PROCESS, *SERVED)
 CLIENTS = 32  # floor, single, hot, card and card_fx (one card per client), payment
 BATCH_CLIENTS_PER_WORKER = 2  # batch and pacs008
 BATCH_SCENARIOS = ("batch", "pacs008")
@@ -71,14 +80,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=_list(int, (1, 2, 3, 4)), default=[1, 2], help="worker counts (default 1,2)")
     parser.add_argument(
         "--scenarios",
-        type=_list(str, load.SCENARIOS),
-        default=list(load.SCENARIOS),
-        help=f"{','.join(load.SCENARIOS)} (default all; floor is always run)",
+        type=_list(str, SCENARIOS),
+        default=list(SCENARIOS),
+        help=f"{','.join(SCENARIOS)} (default all; floor is always run)",
     )
     args = parser.parse_args(argv)
     if not 0 <= args.warmup <= 60:
         parser.error("--warmup: between 0 and 60 seconds")
-    args.scenarios = [name for name in load.SCENARIOS if name == "floor" or name in args.scenarios]
+    args.scenarios = [name for name in SCENARIOS if name == "floor" or name in args.scenarios]
     return args
 
 
@@ -98,7 +107,29 @@ def server_log_summary(text: str) -> dict:
     }
 
 
+def _settlement_summary(result: dict) -> str:
+    close, settle = result["close_ms"], result["settle_ms"]
+    return (
+        f"{result['obligations']:,} obligations (setup {result['setup_s']:.1f} s): close"
+        f" {'-' if close is None else f'{close:,.0f}'} ms, settle {'-' if settle is None else f'{settle:,.0f}'} ms"
+        f" ({result['transfers'] or 0} transfers), {sum(result['failures'].values())} failures"
+    )
+
+
+def _obligations_summary(result: dict) -> str:
+    share, capture, ab = result["share_of_payment"], result["share_of_capture"], result["ab"]
+    return (
+        f"{result['payments_on']:,} payments with, {result['payments_off']:,} without; obligations"
+        f" {result['mean_obligation_ms'] or 0:.2f} ms a payment: {share or 0:.3f} of a payment,"
+        f" {capture or 0:.3f} of a capture; A/B {ab or 0:+.3f}; {sum(result['failures'].values())} failures"
+    )
+
+
 def _summary(result: dict) -> str:
+    if result["scenario"] == "settlement":
+        head = _settlement_summary(result)
+        log = result["server_log"]
+        return f"{head}; server log: {sum(log['retries'].values())} retries, {log['errors']} errors"
     failures = sum(result["failures"].values())
     timing = f"p50 {result['p50_ms'] or 0:.1f} ms, p99 {result['p99_ms'] or 0:.1f} ms"
     if "steps" in result:
@@ -136,11 +167,29 @@ def measure_engine(engine: str, database_url: str, args: argparse.Namespace, scr
         top = asyncio.run(ceiling.measure(database_url, world.customers, args.seconds))
         say(f"[{engine}]   {top['transfers_per_s']:,.0f} transfers/s")
 
+    overhead = None
+    if "obligations" in args.scenarios:
+        say(f"[{engine}] obligations: card payments in-process, with and without obligations, {args.seconds:g} s")
+        overhead = asyncio.run(
+            obligations.measure(database_url, dataclasses.asdict(world.cards), args.seconds, args.warmup)
+        )
+        say(f"[{engine}]   {_obligations_summary(overhead)}")
+
     runs = {}
     for workers in args.workers:
         with Server(database_url, workers, scratch / f"{engine}-{workers}.log") as server:
             paths = {}
             for scenario in args.scenarios:
+                if scenario in IN_PROCESS:
+                    continue
+                if scenario == "settlement":
+                    say(f"[{engine}] {workers} worker(s), settlement: {settlement.OBLIGATIONS:,} obligations")
+                    mark = server.log_size()
+                    result = settlement.measure(server.port, secret, database_url)
+                    result["server_log"] = server_log_summary(server.log_since(mark))
+                    say(f"[{engine}]   {_summary(result)}")
+                    paths[scenario] = result
+                    continue
                 clients = BATCH_CLIENTS_PER_WORKER * workers if scenario in BATCH_SCENARIOS else CLIENTS
                 say(f"[{engine}] {workers} worker(s), {scenario}: {clients} clients, {args.seconds:g} s")
                 mark = server.log_size()
@@ -162,7 +211,7 @@ def measure_engine(engine: str, database_url: str, args: argparse.Namespace, scr
                 say(f"[{engine}]   {_summary(result)}")
                 paths[scenario] = result
         runs[workers] = paths
-    return {"engine": engine, "ceiling": top, "runs": runs}
+    return {"engine": engine, "ceiling": top, "obligations": overhead, "runs": runs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,6 +260,17 @@ def main(argv: list[str] | None = None) -> int:
             "clients",
             f"{CLIENTS} (floor, single, hot, payment; card and card_fx, a card each);"
             f" {BATCH_CLIENTS_PER_WORKER} x workers (batch, pacs008)",
+        ),
+        (
+            "settlement",
+            f"{settlement.OBLIGATIONS:,} obligations between the {len(prepare.BANKS)} banks (0.01-1,000.00 RUB each)"
+            f" written into the OPEN {settlement.SCOPE}/{settlement.CURRENCY} window (DEFERRED_NET) before each"
+            " worker count's close and settle",
+        ),
+        (
+            "obligations",
+            f"card payments as in card, in-process, VTB cards only (every capture records one obligation),"
+            f" in alternating blocks of {obligations.BLOCK} with and without obligations",
         ),
         ("load average at start (1, 5, 15 min)", ", ".join(f"{value:.2f}" for value in load_at_start)),
     ]
