@@ -586,3 +586,25 @@ def test_the_settlement_package_exports_every_name_it_lists():
     import resolvers.settlement as package
 
     assert [name for name in package.__all__ if not hasattr(package, name)] == []
+
+
+async def test_a_code_names_one_settlement_scope_a_scheme_or_a_network(api):
+    from tests.messaging_world import NETWORK
+    from tests.test_cards_schemes import SCHEME, scheme_input
+
+    await build(api)  # the networks SWIFT, SPFS and CIPS
+    operator = await institution(api, "Scheme operator", "SCHMRUMM", "RU", "SCHEME_OPERATOR")
+    payload = (await api(SCHEME, scheme_input("SPFS", operator, "RU", "RUB", ("2200", "2204"))))["createCardScheme"]
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("ALREADY_EXISTS", ["input", "code"])]
+    made = (await api(SCHEME, scheme_input("MIR", operator, "RU", "RUB", ("2200", "2204"))))["createCardScheme"]
+    assert made["errors"] == []
+    operators = await api("{ institutions(kind: NETWORK_OPERATOR) { edges { node { id } } } }")
+    network = {
+        "code": "MIR",
+        "name": "Not Mir",
+        "operatorId": operators["institutions"]["edges"][0]["node"]["id"],
+        "settlementCurrencies": ["RUB"],
+        "settlementMode": "DEFERRED_NET",
+    }
+    payload = (await api(NETWORK, {"input": network}))["createPaymentNetwork"]
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("ALREADY_EXISTS", ["input", "code"])]

@@ -1,7 +1,10 @@
 """settlement windows, their obligations, positions and transfers
 
 The obligations DEFERRED_NET payments left in payment_obligation (0011) move into the
-OPEN window of their network and currency, each on its payment's first leg.
+OPEN window of their network and currency, each on its payment's first leg. (0011
+recorded one obligation per payment, sender to receiver, in the payment's currency;
+from here on each leg between two institutions is one. Only a cross-currency payment
+on a DEFERRED_NET network differs, and no release made one before 0012.)
 
 Revision ID: 0012
 Revises: 0011

@@ -16,6 +16,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.cards import BinRange, CardScheme, ParticipationStatus, SchemeLink, SchemeMembership, SchemeRole
+from models.messaging import PaymentNetwork
 from models.reference import Country, Institution, InstitutionKind
 from resolvers import reference
 from resolvers.access import Action, Principal, require
@@ -83,6 +84,9 @@ async def create_card_scheme(
     _check_bin_ranges(bin_ranges)
     if (await session.exec(select(CardScheme.id).where(CardScheme.code == code))).first() is not None:
         raise DomainError(ErrorCode.ALREADY_EXISTS, f"A scheme {code} exists.", ["code"])
+    if (await session.exec(select(PaymentNetwork.id).where(PaymentNetwork.code == code))).first() is not None:
+        # A code names one settlement scope: a scheme may not take a payment network's.
+        raise DomainError(ErrorCode.ALREADY_EXISTS, f"{code} is a payment network's code.", ["code"])
     scheme = CardScheme(
         code=code,
         name=name,

@@ -38,6 +38,7 @@ from resolvers.ledger.accounts import (
     list_accounts,
     may_see_account,
     open_account,
+    settlement_accounts,
 )
 from resolvers.ledger.holds import HoldChange, expire_lapsed, post_transfer, resolve_holds, void_transfer
 from resolvers.ledger.locks import ACCOUNTS, TRANSFERS
@@ -88,6 +89,7 @@ __all__ = [
     "post_legs",
     "post_transfer",
     "resolve_holds",
+    "settlement_accounts",
     "transfer_by_key",
     "void_transfer",
 ]

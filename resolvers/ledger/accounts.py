@@ -135,3 +135,27 @@ def effective_balances(account, lapsed: Sequence[int] | None) -> Balances:
 
 def may_see_account(principal: Principal, account) -> bool:
     return may_act_for(principal, account.owner_id)
+
+
+async def settlement_accounts(
+    session: AsyncSession, owners: Iterable[int], currencies: Iterable[str], *, lock: bool = False
+) -> dict[tuple[int, str], Account]:
+    """(institution, currency) -> the institution's SETTLEMENT account in that currency (its
+    first, by id): how interbank flows find the accounts banks settle with. `lock`: locked
+    FOR UPDATE, in id order like every lock of the ledger."""
+    owners, currencies = set(owners), set(currencies)
+    if not owners or not currencies:
+        return {}
+    statement = (
+        select(Account)
+        .where(
+            Account.owner_id.in_(owners), Account.kind == AccountKind.SETTLEMENT, Account.currency_code.in_(currencies)
+        )
+        .order_by(Account.id)
+    )
+    if lock:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    found: dict[tuple[int, str], Account] = {}
+    for account in await session.exec(statement):
+        found.setdefault((account.owner_id, account.currency_code), account)
+    return found

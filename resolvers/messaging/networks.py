@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.cards import CardScheme
 from models.messaging import NetworkCurrency, NetworkMembership, ParticipationStatus, PaymentNetwork, SettlementMode
 from models.reference import Country, Institution, InstitutionKind
 from resolvers import reference
@@ -85,6 +86,9 @@ async def create_payment_network(
     currencies = _checked_currencies(settlement_currencies, await reference.minor_units(session))
     if (await session.exec(select(PaymentNetwork.id).where(PaymentNetwork.code == code))).first() is not None:
         raise DomainError(ErrorCode.ALREADY_EXISTS, f"A network {code} exists.", ["code"])
+    if (await session.exec(select(CardScheme.id).where(CardScheme.code == code))).first() is not None:
+        # A code names one settlement scope: a network may not take a card scheme's.
+        raise DomainError(ErrorCode.ALREADY_EXISTS, f"{code} is a card scheme's code.", ["code"])
     network = PaymentNetwork(
         code=code, name=name, operator_id=operator_id, country_code=country_code, settlement_mode=settlement_mode
     )

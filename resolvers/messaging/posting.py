@@ -20,10 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import insert
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.ledger import Account, AccountKind
+from models.ledger import Account
 from models.messaging import (
     InterbankPayment,
     MessageType,
@@ -123,21 +122,6 @@ class Received:
 
 
 # ---------------------------------------------------------------- the legs
-
-
-async def settlement_accounts(session: AsyncSession, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
-    """(institution id, currency) -> the institution's SETTLEMENT account in it (its first)."""
-    if not pairs:
-        return {}
-    owners, currencies = {owner for owner, _ in pairs}, {currency for _, currency in pairs}
-    statement = (
-        select(Account.owner_id, Account.currency_code, Account.id)
-        .where(
-            Account.owner_id.in_(owners), Account.kind == AccountKind.SETTLEMENT, Account.currency_code.in_(currencies)
-        )
-        .order_by(Account.id.desc())
-    )
-    return {(owner, currency): account for owner, currency, account in await session.exec(statement)}
 
 
 async def _customer_legs(
@@ -256,9 +240,11 @@ async def post(session: AsyncSession, items: Sequence[Received], now: dt.datetim
     (empty for a rejection). Same-currency payments post together, in one call; a
     conversion is priced against the FX positions as the payments before it left them,
     so the payments gathered before it post first, and it posts alone."""
-    pairs = {(i.row.sender_id, i.row.currency_code) for i in items if _rtgs(i)}
-    pairs |= {(i.row.receiver_id, i.row.currency_code) for i in items if _rtgs(i)}
-    accounts = await settlement_accounts(session, pairs)
+    rtgs = [i.row for i in items if _rtgs(i)]
+    found = await ledger.settlement_accounts(
+        session, {b for row in rtgs for b in (row.sender_id, row.receiver_id)}, {row.currency_code for row in rtgs}
+    )
+    accounts = {key: account.id for key, account in found.items()}
     transfers: dict[int, list] = {}
     gathered: list[Received] = []
     for item in items:

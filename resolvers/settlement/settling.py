@@ -36,32 +36,25 @@ async def scope_operator(session: AsyncSession, scope: str) -> int:
         found = (await session.exec(select(model.operator_id).where(model.code == scope))).first()
         if found is not None:
             return found
-    raise not_found(f"No card scheme or payment network {scope[:20]!r}.", "scope")
+    raise not_found(f"No card scheme or payment network {scope[:20]!r} runs this window.", "windowId")
 
 
-async def _settlement_accounts(session: AsyncSession, owners: set[int], currency: str) -> dict[int, Account]:
-    """institution -> its SETTLEMENT account in `currency` (its first), locked."""
-    statement = (
-        select(Account)
-        .where(Account.owner_id.in_(owners), Account.kind == AccountKind.SETTLEMENT, Account.currency_code == currency)
-        .order_by(Account.id.desc())
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return {account.owner_id: account for account in await session.exec(statement)}
-
-
-async def _operator_account(session: AsyncSession, operator_id: int, currency: str) -> int:
-    """The operator's SETTLEMENT account in `currency`, opened on first need."""
-    found = (await _settlement_accounts(session, {operator_id}, currency)).get(operator_id)
-    if found is not None:
-        return found.id
-    operator = await session.get(Institution, operator_id)
-    opened = await ledger.open_account(
-        session, SYSTEM, owner_id=operator.id, name=f"{currency} settlement pool", currency=currency,
-        kind=AccountKind.SETTLEMENT,
-    )  # fmt: skip
-    return opened.id
+async def _accounts(
+    session: AsyncSession, operator_id: int, institutions: set[int], currency: str
+) -> tuple[int, dict[int, Account]]:
+    """The operator's SETTLEMENT account in `currency` (its pool: opened on first need, once,
+    the operator's row locked while it looks) and each institution's, all locked in one
+    statement, in id order as the ledger locks."""
+    await session.exec(select(Institution.id).where(Institution.id == operator_id).with_for_update())
+    found = await ledger.settlement_accounts(session, institutions | {operator_id}, {currency}, lock=True)
+    accounts = {owner: account for (owner, _), account in found.items()}
+    if operator_id not in accounts:
+        accounts[operator_id] = await ledger.open_account(
+            session, SYSTEM, owner_id=operator_id, name=f"{currency} settlement pool", currency=currency,
+            kind=AccountKind.SETTLEMENT,
+        )  # fmt: skip
+    pool = accounts[operator_id].id
+    return pool, {owner: account for owner, account in accounts.items() if owner in institutions}
 
 
 async def _check(
@@ -77,8 +70,10 @@ async def _check(
         account, bic = accounts.get(position.institution_id), names[position.institution_id]
         if account is None:
             errors.append(not_found(f"{bic} has no SETTLEMENT account in the window's currency.", "windowId"))
-        elif position.net < 0 and ledger.effective_balances(account, lapsed.get(account.id)).available < -position.net:
-            short = -position.net - ledger.effective_balances(account, lapsed.get(account.id)).available
+            continue
+        available = ledger.effective_balances(account, lapsed.get(account.id)).available
+        if position.net < 0 and available < -position.net:
+            short = -position.net - available
             message = f"{bic} is short by {from_minor(short, units)} {account.currency_code} to pay its net."
             errors.append(DomainError(ErrorCode.SETTLEMENT_SHORTFALL, message, ["windowId"]))
     if errors:
@@ -103,8 +98,8 @@ async def settle_window(session: AsyncSession, principal: Principal, window_id: 
     (positions,) = await window_positions(session, [window])
     moving = [p for p in positions if p.net != 0]
     currency = window.currency_code
-    pool = await _operator_account(session, await scope_operator(session, window.scope), currency)
-    accounts = await _settlement_accounts(session, {p.institution_id for p in moving}, currency)
+    operator = await scope_operator(session, window.scope)
+    pool, accounts = await _accounts(session, operator, {p.institution_id for p in moving}, currency)
     await _check(session, moving, accounts, (await reference.minor_units(session))[currency], now)
     # The payers pay the pool first, then the pool pays the receivers: it ends where it began,
     # but for the operator's own net (a link fee it is owed), which its pool account is.
@@ -120,7 +115,10 @@ async def settle_window(session: AsyncSession, principal: Principal, window_id: 
     ]
     if legs:
         what = f"settlement of window {window.id} ({window.scope} {currency})"
-        transfers = await ledger.post_legs(session, legs, reference=what, now=now)
+        try:
+            transfers = await ledger.post_legs(session, legs, reference=what, now=now)
+        except ledger.LegRefused as refused:  # the checks under the locks make this the ledger's last word
+            raise DomainError(ErrorCode.SETTLEMENT_SHORTFALL, refused.message, ["windowId"]) from None
         session.add_all(
             SettlementTransfer(window_id=window.id, position=k, transfer_id=t.id) for k, t in enumerate(transfers)
         )

@@ -174,10 +174,14 @@ async def close_due(session: AsyncSession, scope: str, seconds: int, now: dt.dat
     holds obligations; how many. Exactly once across worker processes: each close locks
     the window and finds it OPEN, or skips it."""
     cutoff = now - dt.timedelta(seconds=seconds)
-    statement = select(SettlementWindow).where(
-        SettlementWindow.scope == scope,
-        SettlementWindow.state == WindowState.OPEN,
-        SettlementWindow.opened_at <= cutoff,
+    statement = (
+        select(SettlementWindow)
+        .where(
+            SettlementWindow.scope == scope,
+            SettlementWindow.state == WindowState.OPEN,
+            SettlementWindow.opened_at <= cutoff,
+        )
+        .order_by(SettlementWindow.currency_code)  # the order writers lock windows in: no cycle
     )
     closed = 0
     connection = await session.connection()
