@@ -104,7 +104,7 @@ class InterbankPayment(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_column=Column(Id, primary_key=True, autoincrement=True))
-    uetr: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, unique=True))
+    uetr: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False, unique=True, insert_sentinel=True))
     network_id: int = Field(sa_column=Column(Id, ForeignKey("payment_network.id"), nullable=False))
     # Whether the client named the network (a replay must name the same one) or the
     # service routed it (a replay may name it or not).
