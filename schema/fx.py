@@ -82,6 +82,19 @@ class BasketComponent:
     amount: Decimal = strawberry.field(description="Fixed quantity of this currency in one basket unit.")
 
 
+Interval = strawberry.enum(fx.Interval, name="Interval")
+
+
+@strawberry.type
+class IndexPoint:
+    at: dt.datetime
+    value: Decimal | None = strawberry.field(description="Null where the rates in force at that time do not allow it.")
+
+    @classmethod
+    def of(cls, point: fx.Point) -> IndexPoint:
+        return cls(at=point.at, value=point.value)
+
+
 @strawberry.type
 class Basket(Node):
     id: strawberry.ID
@@ -113,6 +126,24 @@ class Basket(Node):
         if valued is None:
             return None
         return Money(amount=valued[0], currency=currency.strip().upper())
+
+    @strawberry.field(
+        description="The value of one basket unit over time, from the stored rate history (at most 1,000 points)."
+    )
+    async def history(
+        self,
+        info: Info,
+        currency: str,
+        since: dt.datetime,
+        until: dt.datetime,
+        interval: Interval | None = fx.Interval.DAY,
+    ) -> list[IndexPoint]:
+        rows = await loaders(info).basket_components.load(self._row.id)
+        every = interval or fx.Interval.DAY
+        series = await context(info).read(
+            lambda session: fx.basket_history(session, rows, currency, since, until, every)
+        )
+        return [IndexPoint.of(point) for point in series]
 
 
 @strawberry.input
@@ -168,6 +199,14 @@ class FxQuery:
     async def dollar_index(self, info: Info, at: dt.datetime | None = None) -> Decimal | None:
         when = _at(info, at)
         return await context(info).read(lambda session: fx.dollar_index(session, when))
+
+    @strawberry.field(description="The US dollar index over time, from the stored rate history (at most 1,000 points).")
+    async def dollar_index_history(
+        self, info: Info, since: dt.datetime, until: dt.datetime, interval: Interval | None = fx.Interval.DAY
+    ) -> list[IndexPoint]:
+        every = interval or fx.Interval.DAY
+        series = await context(info).read(lambda session: fx.dollar_index_history(session, since, until, every))
+        return [IndexPoint.of(point) for point in series]
 
 
 @strawberry.type

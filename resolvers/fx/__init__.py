@@ -16,6 +16,8 @@ Where each part lives (each module imports only the ones above it):
 - `paths`: conversion paths (fewest legs, best product, avoided currencies);
 - `baskets`: defining a basket and valuing it;
 - `index`: the dollar index;
+- `history`: the dollar index and a basket's value over time (series by DAY, WEEK or
+  MONTH, replaying the stored rate history);
 - `pricing`: the providers' positions and pricing a conversion (a provider per leg,
   rates after spreads, the amounts that change hands, the legs that move them);
 - `quotes`: quotes (requesting, their state and visibility) and the exchange, which
@@ -33,6 +35,7 @@ from resolvers.fx.baskets import (
     basket_value,
     define_basket,
 )
+from resolvers.fx.history import MAX_POINTS, Interval, Point, basket_history, dollar_index_history, points
 from resolvers.fx.index import DXY_CONSTANT, DXY_PLACES, DXY_WEIGHTS, dollar_index, dollar_index_of
 from resolvers.fx.paths import Path, check_avoid, conversion_path, find_path
 from resolvers.fx.pricing import BPS, Conversion, Position, conversion_legs, price_conversion, provider_positions
@@ -66,6 +69,7 @@ __all__ = [
     "DXY_PLACES",
     "DXY_WEIGHTS",
     "EXCHANGE_LEGS",
+    "MAX_POINTS",
     "MAX_RATES",
     "RATE_MAX",
     "RATE_MIN",
@@ -74,23 +78,28 @@ __all__ = [
     "WEIGHT_PLACES",
     "ComponentSpec",
     "Conversion",
+    "Interval",
     "Path",
+    "Point",
     "Position",
     "Rate",
     "RateSpec",
     "basket_by_code",
+    "basket_history",
     "basket_value",
     "check_avoid",
     "conversion_legs",
     "conversion_path",
     "define_basket",
     "dollar_index",
+    "dollar_index_history",
     "dollar_index_of",
     "exchange",
     "exchange_rate",
     "exchange_transfers",
     "find_path",
     "may_see_quote",
+    "points",
     "price_conversion",
     "provider_positions",
     "publish_rates",

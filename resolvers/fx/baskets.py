@@ -161,7 +161,13 @@ async def basket_value(
     units = (await reference.minor_units(session)).get(currency)
     if units is None:
         raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {currency!r}.", ["currency"])
-    graph = await rates_in_force(session, at)
+    valued = value_in(await rates_in_force(session, at), components, currency, units)
+    return (valued, units) if valued is not None else None
+
+
+def value_in(graph: dict, components: Sequence[BasketComponent], currency: str, units: int) -> Decimal | None:
+    """One basket unit's value in `currency` over the rates `graph`, rounded half-even to
+    `units` places; None when a component has no path or the value is beyond any amount."""
     total = Decimal(0)
     for component in components:
         path = find_path(graph, component.currency, currency)
@@ -170,4 +176,4 @@ async def basket_value(
         total = WIDE.add(total, WIDE.multiply(Decimal(component.amount), path.rate))
     if total.adjusted() > VALUE_DIGITS_MAX:  # rates at their bounds along long paths: no amount shows it
         return None
-    return quantize_half_even(total, units), units
+    return quantize_half_even(total, units)

@@ -134,13 +134,27 @@ async def rates_in_force(session: AsyncSession, at: dt.datetime) -> dict[tuple[s
     rows = await session.exec(
         select(ExchangeRate).join(ranked, ranked.c.id == ExchangeRate.id).where(ranked.c.rank == 1)
     )
-    stored = {(row.base, row.quote): rate for row in rows if (rate := _row_rate(row)) is not None}
+    return graph_of({(row.base, row.quote): rate for row in rows if (rate := _row_rate(row)) is not None})
+
+
+def graph_of(stored: dict[tuple[str, str], Rate]) -> dict[tuple[str, str], Rate]:
+    """The stored rates in force with their inverses (a stored pair wins over the inverse of
+    its reverse only when it is as recent or more)."""
     graph = dict(stored)
     for (base, quote), rate in stored.items():
         reverse = stored.get((quote, base))
         if reverse is None or reverse.as_of < rate.as_of:
             graph[(quote, base)] = rate.inverse()
     return graph
+
+
+async def rate_history(session: AsyncSession, until: dt.datetime) -> list[Rate]:
+    """Every stored rate published as of `until` or before, oldest first (ties by id):
+    what a series replays to know the rates in force at each of its points."""
+    rows = await session.exec(
+        select(ExchangeRate).where(ExchangeRate.as_of <= until).order_by(ExchangeRate.as_of, ExchangeRate.id)
+    )
+    return [rate for row in rows if (rate := _row_rate(row)) is not None]
 
 
 async def exchange_rate(session: AsyncSession, base: str, quote: str, at: dt.datetime) -> Rate | None:
