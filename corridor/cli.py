@@ -1,4 +1,4 @@
-"""The `corridor` command: serve, migrate, demo, apikey, export-schema."""
+"""The `corridor` command: serve, migrate, demo, apikey, import-reserves, export-schema."""
 
 from __future__ import annotations
 
@@ -97,6 +97,97 @@ def cmd_apikey(args: argparse.Namespace) -> int:
     return 0
 
 
+RESERVES_HEADER = ["country", "asset", "unit", "amount", "as_of", "source"]
+# The resolver's field names, as the CSV's columns name them.
+RESERVES_COLUMNS = {"countryCode": "country", "asOf": "as_of"}
+
+
+def _reserve_rows(path: Path) -> tuple[list, list[int], list[tuple[int, str]]]:
+    """The CSV's holdings, the line each starts on, and what is wrong with the file's
+    form (header, columns, numbers, dates), each as (N, "line N: ..."). Blank lines are skipped."""
+    import csv
+    import datetime as dt
+    from decimal import Decimal
+
+    from corridor.preflight import Problem
+    from resolvers.analytics import HoldingSpec
+    from schema.scalars import DECIMAL_PATTERN
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeError) as error:
+        raise Problem(f"cannot read {path}: {error}") from None
+    reader = csv.reader(text.splitlines(keepends=True))
+    specs, lines, problems = [], [], []
+    header = next(reader, None)
+    if header is None or [name.strip().lower() for name in header] != RESERVES_HEADER:
+        return [], [], [(1, f"line 1: the header row is {','.join(RESERVES_HEADER)}")]
+    start = reader.line_num + 1
+    for row in reader:
+        line, start = start, reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(RESERVES_HEADER):
+            problems.append((line, f"line {line}: {len(row)} columns, not {len(RESERVES_HEADER)}"))
+            continue
+        country, asset, unit, amount, as_of, source = (cell.strip() for cell in row)
+        if DECIMAL_PATTERN.fullmatch(amount) is None:
+            problems.append((line, f"line {line}: amount: not a decimal number: {amount!r}"))
+            continue
+        try:
+            date = dt.date.fromisoformat(as_of)
+        except ValueError:
+            problems.append((line, f"line {line}: as_of: not a date (YYYY-MM-DD): {as_of!r}"))
+            continue
+        specs.append(HoldingSpec(country, asset, unit, Decimal(amount), date, source or None))
+        lines.append(line)
+    return specs, lines, problems
+
+
+def cmd_import_reserves(args: argparse.Namespace) -> int:
+    """Record the file's holdings, all or none (an upsert: importing it again changes
+    nothing). Every problem is printed on a line of its own with the file's line, those
+    of the file's form and the resolver's together, and the exit status is 2."""
+    from models.base import utcnow
+    from resolvers import analytics
+    from resolvers.access import SYSTEM
+    from resolvers.errors import DomainError
+
+    specs, lines, problems = _reserve_rows(Path(args.file))
+    if not problems and not specs:
+        problems = [(0, "the file has no holdings")]
+
+    async def run(_engine, sessions):
+        async with sessions() as session:
+            try:
+                recorded = await analytics.record_reserve_holdings(session, SYSTEM, specs, now=utcnow())
+            except DomainError as error:
+                await session.rollback()
+                return [_reserve_problem(e, lines) for e in getattr(error, "errors", [error])]
+            await (session.rollback() if problems else session.commit())  # checked only, when the form is wrong
+            return recorded
+
+    if specs:
+        outcome = asyncio.run(_with_engine(run))
+        problems = sorted([*problems, *outcome], key=lambda p: p[0]) if isinstance(outcome, list) else problems
+    if problems:
+        for _line, problem in problems:
+            print(f"corridor import-reserves: {args.file}: {problem}", file=sys.stderr)
+        return 2
+    print(f"{len(specs)} reserve holdings read from {args.file}: {outcome.changed} new or changed")
+    return 0
+
+
+def _reserve_problem(error, lines: list[int]) -> tuple[int, str]:
+    """A resolver's error at ["<index>", field] as (line, "line N: column: message")."""
+    if not error.field:
+        return 0, error.message
+    index, *field = error.field
+    column = RESERVES_COLUMNS.get(field[0], field[0]) if field else None
+    line = lines[int(index)]
+    return line, f"line {line}" + (f": {column}" if column else "") + f": {error.message}"
+
+
 def cmd_export_schema(args: argparse.Namespace) -> int:
     from schema.root import build_schema
 
@@ -192,6 +283,14 @@ def parser() -> argparse.ArgumentParser:
     apikey.add_argument(
         "--institution", metavar="BIC", help="the institution a PARTICIPANT key acts for (required then)"
     )
+
+    reserves = _command(
+        commands,
+        "import-reserves",
+        "record reserve holdings from a CSV file (all rows or none; importing it again changes nothing)",
+        cmd_import_reserves,
+    )
+    reserves.add_argument("file", metavar="FILE.csv", help="header row: " + ",".join(RESERVES_HEADER))
 
     export = _command(commands, "export-schema", "print the GraphQL schema (SDL)", cmd_export_schema)
     export.add_argument(

@@ -2,6 +2,6 @@
 
 from sqlmodel import SQLModel
 
-from models import access, cards, fx, ledger, messaging, reference, settlement  # noqa: F401  (register the tables)
+from models import access, analytics, cards, fx, ledger, messaging, reference, settlement  # noqa: F401  (register the tables)
 
 metadata = SQLModel.metadata

@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from corridor.settings import Settings
 from schema.access import AccessMutation, AccessQuery, ApiKey
+from schema.analytics import ReservesMutation, ReservesQuery
 from schema.base import Money, Node
 from schema.cards import (
     Authorization,
@@ -60,6 +61,7 @@ class Query(
     NetworkQuery,
     PaymentQuery,
     SettlementQuery,
+    ReservesQuery,
 ):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
@@ -79,6 +81,7 @@ class Mutation(
     NetworkMutation,
     PaymentMutation,
     SettlementMutation,
+    ReservesMutation,
 ):
     pass
 

@@ -165,3 +165,68 @@ def test_demo_and_apikey_migrate_an_unmigrated_database_first_and_the_demo_names
     tour = ("merchant ", "Moscow bookshop", "account ", "SABRRUMM", "authorization ", "00, expired", "basket     UNIT")
     for words in tour:
         assert words in loaded.stdout, loaded.stdout
+
+
+def test_import_reserves_all_rows_or_none_and_a_replay_changes_nothing(tmp_path):
+    import sqlite3
+
+    database = tmp_path / "reserves.db"
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "country,asset,unit,amount,as_of,source\n"
+        "CN,UST,USD,816300000000,2023-12-31,test\n"
+        "CN,UST,USD,763000000000,2024-03-31,test\n"
+        "\n"
+        'CN,XAU,TONNE,2245.87,2024-03-31,"World Gold Council, illustrative"\n'
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "country,asset,unit,amount,as_of,source\n"
+        "BE,UST,USD,1,2024-01-01,\n"
+        "XX,UST,TONNE,-5,2023-12-31,\n"
+        "CN,XAU,TONNE,abc,2024-03-31,\n"
+        "CN,XAU,TONNE,1,2099-12-31\n"
+        "CN,XAU,TONNE,1,2099-12-31,\n"
+    )
+
+    def stored() -> list[tuple]:
+        with sqlite3.connect(database) as connection:
+            return connection.execute(
+                "SELECT id, country_code, asset, unit, amount, as_of, source, recorded_at"
+                " FROM reserve_holding ORDER BY id"
+            ).fetchall()
+
+    refused = corridor("import-reserves", str(bad), env=env)
+    assert refused.returncode == 2
+    prefix = f"corridor import-reserves: {bad}: "
+    lines = [line.removeprefix(prefix) for line in refused.stderr.splitlines() if line.startswith(prefix)]
+    assert lines == [
+        "line 3: country: No country 'XX'.",
+        "line 3: unit: Only gold (XAU) is held in tonnes.",
+        "line 3: amount: amount is a number, not negative.",
+        "line 4: amount: not a decimal number: 'abc'",
+        "line 5: 5 columns, not 6",
+        "line 6: as_of: asOf is in the future.",
+    ], refused.stderr
+    assert stored() == []  # line 2 was fine, and is not recorded either
+
+    first = corridor("import-reserves", str(good), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "3 reserve holdings read" in first.stdout and "3 new or changed" in first.stdout
+    rows = stored()
+    assert [(r[1], r[2], r[3], r[4], r[5]) for r in rows] == [
+        ("CN", "UST", "USD", "816300000000", "2023-12-31"),
+        ("CN", "UST", "USD", "763000000000", "2024-03-31"),
+        ("CN", "XAU", "TONNE", "2245.87", "2024-03-31"),
+    ]
+    again = corridor("import-reserves", str(good), env=env)
+    assert again.returncode == 0 and "0 new or changed" in again.stdout
+    assert stored() == rows
+
+    no_header = tmp_path / "no_header.csv"
+    no_header.write_text("CN,UST,USD,1,2024-01-01,\n")
+    missing = corridor("import-reserves", str(no_header), env=env)
+    assert (
+        missing.returncode == 2 and "line 1: the header row is country,asset,unit,amount,as_of,source" in missing.stderr
+    )

@@ -242,3 +242,32 @@ async def test_demo_settlement_windows_settled_closed_and_open(api):
     again = await demo.load(api.sessions)
     assert again["windows"] == 0 and set(again.values()) == {0}
     assert [edge["node"] for edge in (await api(WINDOWS))["settlementWindows"]["edges"]] == windows
+
+
+RESERVE_CHANGE = """
+query($country: String!, $asset: String!) {
+  reserveChange(countryCode: $country, asset: $asset, from: "2023-12-31", to: "2024-03-31") {
+    unit change source: end { source }
+  }
+}
+"""
+
+
+async def test_demo_reserves_treasuries_fall_and_gold_rises(api):
+    first = await demo.load(api.sessions)
+    assert first["reserves"] == 8  # two quarter-ends of CN and BE treasuries, CN and RU gold
+    changes = {}
+    for country, asset in (("CN", "UST"), ("BE", "UST"), ("CN", "XAU"), ("RU", "XAU")):
+        found = (await api(RESERVE_CHANGE, {"country": country, "asset": asset}))["reserveChange"]
+        changes[country, asset] = (found["unit"], Decimal(found["change"]))
+        assert "illustrative" in found["source"]["source"]
+    assert changes["CN", "UST"] == ("USD", Decimal("-53300000000"))
+    assert changes["BE", "UST"] == ("USD", Decimal("-22000000000"))
+    assert changes["CN", "XAU"][0] == "TONNE" and changes["CN", "XAU"][1] > 0 and changes["RU", "XAU"][1] > 0
+    composition = await api(
+        '{ reserveComposition(countryCode: "CN", at: "2024-03-31") { components { asset share } } }'
+    )
+    shares = {c["asset"]: c["share"] for c in composition["reserveComposition"]["components"]}
+    assert set(shares) == {"UST", "XAU"} and 0 < shares["XAU"] < 1 and abs(sum(shares.values()) - 1) < 1e-9
+    again = await demo.load(api.sessions)
+    assert again["reserves"] == 0

@@ -15,6 +15,7 @@ that adds what is missing, in one transaction that `load` here opens and commits
 - `cards`: schemes, memberships, links, cards, merchants, authorizations;
 - `messaging`: payment networks, memberships, the banks' accounts for them, payments;
 - `settlement`: the windows of the card and SPFS obligations, closed and settled (or not);
+- `reserves`: reserve holdings (CN's and BE's US treasuries falling, CN's and RU's gold rising);
 - `tour`: the ids a tour needs, printed after loading.
 A new domain adds its module, its kinds to `common.CREATED_KINDS` and its step below.
 """
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from corridor.db import WRITE_OPTION
-from corridor.demo import cards, fx, ledger, messaging, reference, settlement
+from corridor.demo import cards, fx, ledger, messaging, reference, reserves, settlement
 from corridor.demo.cards import (
     AUTHORIZATIONS,
     CARD_EXPIRY,
@@ -82,5 +83,6 @@ async def load(sessions: async_sessionmaker[AsyncSession], settings: Settings | 
         await cards.load(session, created, settings)
         await messaging.load(session, created)
         await settlement.load(session, created, windows)
+        await reserves.load(session, created)
         await session.commit()
     return created

@@ -89,6 +89,7 @@ CREATED_KINDS = (
     "networks",
     "payments",
     "windows",
+    "reserves",
 )
 Created = dict[str, int]
 
