@@ -18,7 +18,7 @@ from models.reference import Country
 from resolvers import reference
 from resolvers.access import Action, Principal, require
 from resolvers.errors import DomainError, DomainErrors, ErrorCode, invalid, not_found
-from resolvers.fx import VALUE_DIGITS_MAX, find_path, rates_in_force
+from resolvers.fx import VALUE_DIGITS_MAX, converted, rates_in_force
 from resolvers.money import EXACT, WIDE, plain, quantize_half_even
 
 TREASURIES = "UST"
@@ -266,8 +266,7 @@ async def reserve_composition(
     values: list[Decimal | None] = []
     for row in rows:
         quantity, held = _quantity(row)
-        path = find_path(graph, held, currency)
-        value = WIDE.multiply(quantity, path.rate) if path is not None else None
+        value = converted(graph, quantity, held, currency)
         ok = value is not None and value.adjusted() <= VALUE_DIGITS_MAX
         values.append(quantize_half_even(value, units) if ok else None)
     total = sum((value for value in values if value is not None), Decimal(0))

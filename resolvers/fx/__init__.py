@@ -37,7 +37,7 @@ from resolvers.fx.baskets import (
 )
 from resolvers.fx.history import MAX_POINTS, Interval, Point, basket_history, dollar_index_history, points
 from resolvers.fx.index import DXY_CONSTANT, DXY_PLACES, DXY_WEIGHTS, dollar_index, dollar_index_of
-from resolvers.fx.paths import Path, check_avoid, conversion_path, find_path
+from resolvers.fx.paths import Path, check_avoid, conversion_path, converted, find_path
 from resolvers.fx.pricing import BPS, Conversion, Position, conversion_legs, price_conversion, provider_positions
 from resolvers.fx.quotes import (
     EXCHANGE_LEGS,
@@ -90,6 +90,7 @@ __all__ = [
     "check_avoid",
     "conversion_legs",
     "conversion_path",
+    "converted",
     "define_basket",
     "dollar_index",
     "dollar_index_history",

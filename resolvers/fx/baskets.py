@@ -17,7 +17,7 @@ from models.fx import Basket, BasketComponent
 from resolvers import reference
 from resolvers.access import Action, Principal, require
 from resolvers.errors import DomainError, ErrorCode, invalid
-from resolvers.fx.paths import find_path
+from resolvers.fx.paths import converted, find_path
 from resolvers.fx.rates import Rate, rates_in_force
 from resolvers.money import SIGNIFICANT, WIDE, plain, quantize_half_even, significant_digits
 
@@ -170,10 +170,10 @@ def value_in(graph: dict, components: Sequence[BasketComponent], currency: str, 
     `units` places; None when a component has no path or the value is beyond any amount."""
     total = Decimal(0)
     for component in components:
-        path = find_path(graph, component.currency, currency)
-        if path is None:
+        value = converted(graph, Decimal(component.amount), component.currency, currency)
+        if value is None:
             return None
-        total = WIDE.add(total, WIDE.multiply(Decimal(component.amount), path.rate))
+        total = WIDE.add(total, value)
     if total.adjusted() > VALUE_DIGITS_MAX:  # rates at their bounds along long paths: no amount shows it
         return None
     return quantize_half_even(total, units)

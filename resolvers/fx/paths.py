@@ -82,3 +82,10 @@ async def conversion_path(
         if code not in known:
             raise DomainError(ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {code!r}.", [name])
     return find_path(await rates_in_force(session, at), source, target, avoided)
+
+
+def converted(graph: dict[tuple[str, str], Rate], amount: Decimal, source: str, target: str) -> Decimal | None:
+    """`amount` of `source` in `target` over the rates `graph` (the conversion path's rate,
+    unrounded: the caller rounds once), or None when no path leads there."""
+    path = find_path(graph, source, target)
+    return WIDE.multiply(amount, path.rate) if path is not None else None
