@@ -193,13 +193,24 @@ class TransferConnection:
 
 
 async def visible_transfer(info: Info, row) -> Transfer | None:
-    """The transfer, if the caller sees it (its accounts load through the request's loader)."""
-    if row is None:
-        return None
-    debit, credit = await loaders(info).account.load_many([row.debit_account_id, row.credit_account_id])
-    if not ledger.may_see_transfer(principal(info), debit.owner_id, credit.owner_id):
-        return None
-    return Transfer.of(row, await minor_units(info), now(info))
+    """The transfer, if the caller sees it."""
+    found = await visible_transfers(info, [row] if row is not None else [])
+    return found[0] if found else None
+
+
+async def visible_transfers(info: Info, rows) -> list[Transfer]:
+    """The transfers of `rows` the caller sees, in order (their accounts load through the
+    request's loader, in one batch): a flow's legs, each for those its accounts' owners."""
+    accounts = await loaders(info).account.load_many(
+        {a for r in rows for a in (r.debit_account_id, r.credit_account_id)}
+    )
+    owner = {account.id: account.owner_id for account in accounts}
+    caller, units, clock = principal(info), await minor_units(info), now(info)
+    return [
+        Transfer.of(row, units, clock)
+        for row in rows
+        if ledger.may_see_transfer(caller, owner[row.debit_account_id], owner[row.credit_account_id])
+    ]
 
 
 async def institution_accounts(

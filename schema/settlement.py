@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from models import settlement as models
-from resolvers import ledger, settlement
+from resolvers import settlement
 from schema.base import (
     Money,
     Node,
@@ -24,7 +24,7 @@ from schema.base import (
     principal,
     user_errors,
 )
-from schema.ledger import Transfer, money
+from schema.ledger import Transfer, money, visible_transfers
 from schema.loaders import loaders, minor_units
 from schema.reference import Institution
 
@@ -119,18 +119,7 @@ class SettlementWindow(Node):
 
     @strawberry.field(description="The settlement transfers (payers to the operator's pool, the pool to receivers).")
     async def transfers(self, info: Info) -> list[Transfer]:
-        load = loaders(info)
-        rows = await load.settlement_transfers.load(self._row.id)
-        accounts = await load.account.load_many(
-            {a for row in rows for a in (row.debit_account_id, row.credit_account_id)}
-        )
-        owner = {account.id: account.owner_id for account in accounts}
-        caller, units, clock = principal(info), await minor_units(info), now(info)
-        return [
-            Transfer.of(row, units, clock)
-            for row in rows
-            if ledger.may_see_transfer(caller, owner[row.debit_account_id], owner[row.credit_account_id])
-        ]
+        return await visible_transfers(info, await loaders(info).settlement_transfers.load(self._row.id))
 
 
 @strawberry.type

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from models import messaging as models
-from resolvers import ledger, messaging
+from resolvers import messaging
 from resolvers.errors import DomainError
 from schema.base import (
     Money,
@@ -28,7 +28,7 @@ from schema.base import (
     principal,
     user_errors,
 )
-from schema.ledger import Account, Transfer, money
+from schema.ledger import Account, Transfer, money, visible_transfers
 from schema.loaders import loaders, minor_units
 from schema.messaging.networks import PaymentNetwork
 from schema.reference import Institution
@@ -128,18 +128,7 @@ class InterbankPayment(Node):
         "those who see it (a participant, the legs its institution is on)."
     )
     async def transfers(self, info: Info) -> list[Transfer]:
-        load = loaders(info)
-        rows = await load.interbank_transfers.load(self._row.id)
-        accounts = await load.account.load_many(
-            {a for row in rows for a in (row.debit_account_id, row.credit_account_id)}
-        )
-        owner = {account.id: account.owner_id for account in accounts}
-        caller, units, clock = principal(info), await minor_units(info), now(info)
-        return [
-            Transfer.of(row, units, clock)
-            for row in rows
-            if ledger.may_see_transfer(caller, owner[row.debit_account_id], owner[row.credit_account_id])
-        ]
+        return await visible_transfers(info, await loaders(info).interbank_transfers.load(self._row.id))
 
     async def _parties(self, info: Info) -> messaging.Parties:
         load = loaders(info)
