@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -321,17 +321,28 @@ def _remittance(node: Node) -> str | None:
 def render_pacs008(messages: Sequence[PaymentMessage]) -> str:
     """One pacs.008 document with one CdtTrfTxInf per message, in order; the group header (MsgId,
     CreDtTm, NbOfTxs, SttlmInf) comes from the first. Elements follow the XSD's sequence."""
+    return render_credit_transfers(NAMESPACE, BODY, messages, _render_transaction)
+
+
+def render_credit_transfers(
+    namespace: str,
+    body_name: str,
+    messages: Sequence[PaymentMessage],
+    transaction: Callable[[Element, PaymentMessage], None],
+) -> str:
+    """A pacs.008 or pacs.009 document (they share its shape): the group header from the
+    first message, then one CdtTrfTxInf per message rendered by `transaction`."""
     if not messages:
-        raise ValueError("A pacs.008 needs at least one payment.")
-    root = document(NAMESPACE)
-    body = add(root, BODY)
-    group_header(body, messages)
+        raise ValueError("A credit transfer document needs at least one payment.")
+    root = document(namespace)
+    body = add(root, body_name)
+    _group_header(body, messages)
     for message in messages:
-        _render_transaction(add(body, "CdtTrfTxInf"), message)
+        transaction(add(body, "CdtTrfTxInf"), message)
     return serialize(root)
 
 
-def group_header(body: Element, messages: Sequence[PaymentMessage]) -> None:
+def _group_header(body: Element, messages: Sequence[PaymentMessage]) -> None:
     """GrpHdr (GroupHeader93, as pacs.008 and pacs.009 share it): MsgId, CreDtTm, NbOfTxs,
     SttlmInf (SttlmMtd, ClrSys/Prtry), from the first message."""
     first = messages[0]

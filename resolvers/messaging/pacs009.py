@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from xml.etree.ElementTree import Element
 
-from resolvers.messaging.pacs008 import PaymentMessage, group_header
-from resolvers.messaging.xml import add, document, serialize
+from resolvers.messaging.pacs008 import PaymentMessage, render_credit_transfers
+from resolvers.messaging.xml import add
 
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pacs.009.001.08"
 BODY = "FICdtTrf"
@@ -17,14 +17,7 @@ BODY = "FICdtTrf"
 
 def render_pacs009(messages: Sequence[PaymentMessage]) -> str:
     """One pacs.009 document with one CdtTrfTxInf per message, in order."""
-    if not messages:
-        raise ValueError("A pacs.009 needs at least one payment.")
-    root = document(NAMESPACE)
-    body = add(root, BODY)
-    group_header(body, messages)
-    for message in messages:
-        _render_transaction(add(body, "CdtTrfTxInf"), message)
-    return serialize(root)
+    return render_credit_transfers(NAMESPACE, BODY, messages, _render_transaction)
 
 
 def _render_transaction(parent: Element, message: PaymentMessage) -> None:
