@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,18 +39,24 @@ async def sweep_once(sessions: async_sessionmaker[AsyncSession]) -> int:
     return total
 
 
-async def run(sessions: async_sessionmaker[AsyncSession], interval: float) -> None:
-    """Sweep every `interval` seconds until cancelled; a failed round is logged and retried."""
+async def _every(interval: float, work: Callable[[], Awaitable[int]], did: str, what: str) -> None:
+    """`work()` every `interval` seconds until cancelled, logging what it did (`did` % its
+    count); a failed round is logged and tried again the next time."""
     while True:
         try:
-            released = await sweep_once(sessions)
-            if released:
-                log.info("released %d lapsed holds", released)
+            count = await work()
+            if count:
+                log.info(did, count)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("sweep failed; retrying in %s s", interval)
+            log.exception("%s failed; retrying in %s s", what, interval)
         await asyncio.sleep(interval)
+
+
+async def run(sessions: async_sessionmaker[AsyncSession], interval: float) -> None:
+    """Sweep every `interval` seconds until cancelled."""
+    await _every(interval, lambda: sweep_once(sessions), "released %d lapsed holds", "sweep")
 
 
 async def close_due_windows(sessions: async_sessionmaker[AsyncSession], schedule) -> int:
@@ -65,14 +72,6 @@ async def close_due_windows(sessions: async_sessionmaker[AsyncSession], schedule
 
 
 async def run_schedule(sessions: async_sessionmaker[AsyncSession], schedule, interval: float) -> None:
-    """Close due windows every `interval` seconds until cancelled; a failed round is logged and retried."""
-    while True:
-        try:
-            closed = await close_due_windows(sessions, schedule)
-            if closed:
-                log.info("closed %d settlement windows on schedule", closed)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("scheduled close failed; retrying in %s s", interval)
-        await asyncio.sleep(interval)
+    """Close due windows every `interval` seconds until cancelled."""
+    did = "closed %d settlement windows on schedule"
+    await _every(interval, lambda: close_due_windows(sessions, schedule), did, "scheduled close")
