@@ -23,7 +23,7 @@ from models.settlement import NetPosition, Obligation, SettlementWindow, WindowS
 from resolvers import reference
 from resolvers.access import Action, Principal, require, visible_institution
 from resolvers.errors import DomainError, ErrorCode, not_found
-from resolvers.pagination import Page, empty_page, grouped_in_key_order, keyset_page
+from resolvers.pagination import Page, grouped_in_key_order, keyset_page
 from resolvers.settlement.obligations import open_window
 
 OBLIGATIONS = Obligation.__table__
@@ -234,15 +234,13 @@ async def list_windows(
 ) -> Page[SettlementWindow]:
     """Windows the caller sees, newest first: a participant, those it has a position in."""
     statement = select(SettlementWindow)
-    if principal.role is Role.PARTICIPANT:
-        institution = principal.institution_id
+    institution = visible_institution(principal)
+    if institution is not None and principal.role is not Role.ANALYST:  # as may_see_window
         mine = sa.union_all(
             sa.select(OBLIGATIONS.c.window_id).where(OBLIGATIONS.c.payer_id == institution),
             sa.select(OBLIGATIONS.c.window_id).where(OBLIGATIONS.c.payee_id == institution),
         ).subquery()
         statement = statement.where(SettlementWindow.id.in_(sa.select(mine.c.window_id)))
-    elif principal.role is not Role.OPERATOR and principal.role is not Role.ANALYST:
-        return empty_page(first, after)
     if scope is not None:
         statement = statement.where(SettlementWindow.scope == scope.strip().upper())
     if currency is not None:
