@@ -153,7 +153,9 @@ def _text(value: str | None, limit: int, field: str) -> str | None:
     return value or None
 
 
-def _avoided(codes: Sequence[str], units: dict[str, int]) -> tuple[str, ...]:
+def _avoided(codes: Sequence[str], units: dict[str, int], own: dict[str, str]) -> tuple[str, ...]:
+    """The currencies a conversion must avoid: known, and none of `own` (currency -> whose:
+    the payment's and the debtor account's currencies cannot be avoided)."""
     if len(codes) > AVOID_MAX:
         raise invalid(f"Give at most {AVOID_MAX} currencies to avoid.", "avoidCurrencies")
     avoided = tuple(code.strip().upper() for code in codes)
@@ -162,6 +164,10 @@ def _avoided(codes: Sequence[str], units: dict[str, int]) -> tuple[str, ...]:
             raise DomainError(
                 ErrorCode.UNSUPPORTED_CURRENCY, f"Unknown currency {code!r}.", ["avoidCurrencies", str(index)]
             )
+    for index, code in enumerate(avoided):
+        if code in own:
+            message = f"{code} is {own[code]} currency: a conversion cannot avoid it."
+            raise invalid(message, "avoidCurrencies", str(index))
     return avoided
 
 
@@ -192,11 +198,8 @@ def check_request(world: World, principal: Principal, request: PaymentRequest) -
         _text(request.end_to_end_id, MAX35, "endToEndId"),
         _text(request.instruction_id, MAX35, "instructionId"),
     )
-    avoid = _avoided(request.avoid_currencies or (), world.units)
-    for index, code in enumerate(avoid):
-        if code in (currency, debtor.currency_code):
-            whose = "the payment's" if code == currency else "the debtor account's"
-            raise invalid(f"{code} is {whose} currency: a conversion cannot avoid it.", "avoidCurrencies", str(index))
+    own = {debtor.currency_code: "the debtor account's", currency: "the payment's"}
+    avoid = _avoided(request.avoid_currencies or (), world.units, own)
     network = None
     if request.network_code is not None:
         network = world.networks.by_code(request.network_code.strip().upper())
