@@ -165,8 +165,9 @@ async def submit_document(
         await send_payments(session, orders, now=now)
     for k, result in zip(positions, (order.result for order in orders), strict=True):
         outcomes[k] = _located(result, document.transactions[k]) if isinstance(result, DomainError) else result
-    rows = [o for o in outcomes if not isinstance(o, tuple)]
-    events = await _latest_events(session, {row.id for row in rows})
+    # A payment this request made knows its latest event; one stored before is read.
+    replays = {o.id for o in outcomes if not isinstance(o, tuple | NewPayment)}
+    events = await _latest_events(session, replays)
     report = _submission_report(document, outcomes, events, now)
     return Submitted(
         payments=[None if isinstance(o, tuple) else o for o in outcomes],
@@ -181,7 +182,7 @@ def _submission_report(document: pacs008.Document, outcomes, events: dict[int, A
         transfer = transaction.transfer
         bics = (transfer.sender_bic, transfer.receiver_bic) if transfer is not None else (None, None)
         if not isinstance(outcome, tuple):
-            event = events.get(outcome.id)
+            event = outcome if isinstance(outcome, NewPayment) else events.get(outcome.id)
             status, code = outcome.iso_status, outcome.reason_code
             detail, at = (event.detail, event.at) if event is not None else (None, outcome.created_at)
         else:

@@ -81,6 +81,9 @@ class NewPayment:
     debit_amount: int | None = None
     debit_currency: str | None = None
     id: int | None = None
+    # Its latest event's detail and time (not columns): what the request's status report says.
+    detail: str | None = None
+    at: dt.datetime | None = None
 
 
 class Rejection(Exception):
@@ -110,6 +113,7 @@ class Received:
     def move(self, status: PaymentStatus, now: dt.datetime, code: str | None = None, detail: str | None = None):
         """Move the payment to `status` and record the change: the one way a payment changes status."""
         self.row.status, self.row.iso_status, self.row.reason_code = status, ISO_STATUS[status], code
+        self.row.detail, self.row.at = detail, now
         self.events.append(
             {"status": status, "iso_status": ISO_STATUS[status], "reason_code": code, "detail": detail, "at": now}
         )
