@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy import BigInteger, DateTime, Integer, String
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -61,3 +64,36 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+class CalendarStart(FunctionElement):
+    """The UTC calendar day, ISO week (from Monday) or month that a timestamp falls in,
+    as the text of its first day ('2024-03-01'), the same on both engines."""
+
+    type = String()
+    inherit_cache = True
+    name = "calendar_start"
+    # The unit is part of the statement's cache key (a month's SQL is not a day's).
+    _traverse_internals = [*FunctionElement._traverse_internals, ("unit", InternalTraversal.dp_string)]
+
+    def __init__(self, unit: str, moment) -> None:
+        assert unit in ("day", "week", "month"), unit
+        self.unit = unit
+        super().__init__(moment)
+
+
+@compiles(CalendarStart, "sqlite")
+def _calendar_start_sqlite(element: CalendarStart, compiler, **kw) -> str:
+    moment = compiler.process(next(iter(element.clauses)), **kw)
+    # SQLite keeps naive UTC text ('2024-03-05 10:00:00.000000'): date() reads it.
+    return {
+        "day": f"date({moment})",
+        "week": f"date({moment}, '-6 days', 'weekday 1')",
+        "month": f"strftime('%Y-%m-01', {moment})",
+    }[element.unit]
+
+
+@compiles(CalendarStart, "postgresql")
+def _calendar_start_postgresql(element: CalendarStart, compiler, **kw) -> str:
+    moment = compiler.process(next(iter(element.clauses)), **kw)
+    return f"to_char(date_trunc('{element.unit}', {moment} AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"

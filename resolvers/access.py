@@ -45,6 +45,7 @@ class Action(enum.StrEnum):
     MANAGE_INSTITUTIONS = "create institutions"
     MANAGE_KEYS = "create, list or revoke API keys"
     READ_ANALYTICS = "read rates and analytics"
+    READ_FLOWS = "read the flows of a corridor between two countries"
     READ_OWN = "read an institution's own accounts, transfers, cards and payments"
     WRITE_OWN = "move an institution's own funds"
     READ_ALL = "read every institution's data"
@@ -56,7 +57,7 @@ class Action(enum.StrEnum):
 POLICY: dict[Role, frozenset[Action]] = {
     Role.OPERATOR: frozenset(Action),
     Role.PARTICIPANT: frozenset({Action.READ_REFERENCE, Action.READ_ANALYTICS, Action.READ_OWN, Action.WRITE_OWN}),
-    Role.ANALYST: frozenset({Action.READ_REFERENCE, Action.READ_ANALYTICS}),
+    Role.ANALYST: frozenset({Action.READ_REFERENCE, Action.READ_ANALYTICS, Action.READ_FLOWS}),
 }
 
 

@@ -15,7 +15,7 @@ from strawberry.types import Info
 
 from corridor.settings import Settings
 from schema.access import AccessMutation, AccessQuery, ApiKey
-from schema.analytics import ReservesMutation, ReservesQuery
+from schema.analytics import DollarCostQuery, ReservesMutation, ReservesQuery, SharesQuery
 from schema.base import Money, Node
 from schema.cards import (
     Authorization,
@@ -62,6 +62,8 @@ class Query(
     PaymentQuery,
     SettlementQuery,
     ReservesQuery,
+    SharesQuery,
+    DollarCostQuery,
 ):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

@@ -38,7 +38,15 @@ from resolvers.fx.baskets import (
 from resolvers.fx.history import MAX_POINTS, Interval, Point, basket_history, dollar_index_history, points
 from resolvers.fx.index import DXY_CONSTANT, DXY_PLACES, DXY_WEIGHTS, dollar_index, dollar_index_of
 from resolvers.fx.paths import Path, check_avoid, conversion_path, converted, find_path
-from resolvers.fx.pricing import BPS, Conversion, Position, conversion_legs, price_conversion, provider_positions
+from resolvers.fx.pricing import (
+    BPS,
+    Conversion,
+    Position,
+    all_in_rate,
+    conversion_legs,
+    price_conversion,
+    provider_positions,
+)
 from resolvers.fx.quotes import (
     EXCHANGE_LEGS,
     exchange,
@@ -56,7 +64,9 @@ from resolvers.fx.rates import (
     Rate,
     RateSpec,
     exchange_rate,
+    graphs_at,
     publish_rates,
+    rate_history,
     rate_in_range,
     rates_in_force,
 )
@@ -84,6 +94,7 @@ __all__ = [
     "Position",
     "Rate",
     "RateSpec",
+    "all_in_rate",
     "basket_by_code",
     "basket_history",
     "basket_value",
@@ -99,6 +110,7 @@ __all__ = [
     "exchange_rate",
     "exchange_transfers",
     "find_path",
+    "graphs_at",
     "may_see_quote",
     "points",
     "price_conversion",
@@ -106,6 +118,7 @@ __all__ = [
     "publish_rates",
     "quote_providers",
     "quote_state",
+    "rate_history",
     "rate_in_range",
     "rates_in_force",
     "request_quote",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import enum
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,7 +23,7 @@ from resolvers import reference
 from resolvers.errors import DomainError, ErrorCode, invalid
 from resolvers.fx.baskets import value_in
 from resolvers.fx.index import dollar_index_of
-from resolvers.fx.rates import Rate, graph_of, rate_history
+from resolvers.fx.rates import graphs_at, rate_history
 
 MAX_POINTS = 1_000
 
@@ -69,24 +69,12 @@ def points(since: dt.datetime, until: dt.datetime, interval: Interval) -> list[d
         k += 1
 
 
-def _graphs(history: Sequence[Rate], moments: Sequence[dt.datetime]) -> Iterator[dict]:
-    """The rates in force (with inverses) at each of `moments`, ascending, replaying `history`."""
-    stored: dict[tuple[str, str], Rate] = {}
-    position = 0
-    for moment in moments:
-        while position < len(history) and history[position].as_of <= moment:
-            rate = history[position]
-            stored[(rate.base, rate.quote)] = rate
-            position += 1
-        yield graph_of(stored)
-
-
 async def _series(
     session: AsyncSession, since: dt.datetime, until: dt.datetime, interval: Interval, figure: Callable
 ) -> list[Point]:
     moments = points(since, until, interval)
     history = await rate_history(session, moments[-1]) if moments else []
-    return [Point(at, figure(graph)) for at, graph in zip(moments, _graphs(history, moments), strict=True)]
+    return [Point(at, figure(graph)) for at, graph in zip(moments, graphs_at(history, moments), strict=True)]
 
 
 async def dollar_index_history(

@@ -121,6 +121,26 @@ def _provider_rate(leg: Rate, position: Position) -> Decimal:
     return WIDE.multiply(leg.rate, WIDE.subtract(ONE, WIDE.divide(Decimal(position.spread_bps), BPS)))
 
 
+def _candidates(leg: Rate, positions: dict[tuple[int, str], Position]) -> list[int]:
+    """The providers that hold both currencies of the leg, the lowest spread first (then by id)."""
+    providers = {p for p, currency in positions if currency == leg.base and (p, leg.quote) in positions}
+    return sorted(providers, key=lambda p: (positions[(p, leg.quote)].spread_bps, p))
+
+
+def all_in_rate(legs: Sequence[Rate], positions: dict[tuple[int, str], Position]) -> tuple[Decimal, list[int]] | None:
+    """The product of the legs' rates after the spread of the cheapest provider of each
+    leg (liquidity aside: what the rate would be today), with those providers; None
+    when some leg has no provider."""
+    product, chosen = ONE, []
+    for leg in legs:
+        found = _candidates(leg, positions)
+        if not found:
+            return None
+        chosen.append(found[0])
+        product = WIDE.multiply(product, _provider_rate(leg, positions[(found[0], leg.quote)]))
+    return significant(product), chosen
+
+
 def _choose_providers(
     legs: Sequence[Rate],
     positions: dict[tuple[int, str], Position],
@@ -130,13 +150,10 @@ def _choose_providers(
 ) -> list[int]:
     """A provider per leg, walking from the known amount (in units of its currency), the
     best rate first among those with the liquidity to pay the leg."""
-    providers = sorted({provider for provider, _ in positions})
     chosen: list[int] = [0] * len(legs)
     for k in range(len(legs)) if selling else range(len(legs) - 1, -1, -1):
         leg = legs[k]
-        candidates = [p for p in providers if (p, leg.base) in positions and (p, leg.quote) in positions]
-        candidates.sort(key=lambda p: (positions[(p, leg.quote)].spread_bps, p))
-        for p in candidates:
+        for p in _candidates(leg, positions):
             rate = _provider_rate(leg, positions[(p, leg.quote)])
             out = WIDE.multiply(known, rate) if selling else known
             if minor_rounded_down(out, units[leg.quote]) <= positions[(p, leg.quote)].available:

@@ -4,7 +4,7 @@ and the inverses derived from them)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -155,6 +155,19 @@ async def rate_history(session: AsyncSession, until: dt.datetime) -> list[Rate]:
         select(ExchangeRate).where(ExchangeRate.as_of <= until).order_by(ExchangeRate.as_of, ExchangeRate.id)
     )
     return [rate for row in rows if (rate := _row_rate(row)) is not None]
+
+
+def graphs_at(history: Sequence[Rate], moments: Iterable[dt.datetime]) -> Iterator[dict[tuple[str, str], Rate]]:
+    """The rates in force (with inverses) at each of `moments`, ascending, replaying
+    `history` (oldest first, as `rate_history` gives it)."""
+    stored: dict[tuple[str, str], Rate] = {}
+    position = 0
+    for moment in moments:
+        while position < len(history) and history[position].as_of <= moment:
+            rate = history[position]
+            stored[(rate.base, rate.quote)] = rate
+            position += 1
+        yield graph_of(stored)
 
 
 async def exchange_rate(session: AsyncSession, base: str, quote: str, at: dt.datetime) -> Rate | None:

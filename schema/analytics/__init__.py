@@ -1,5 +1,7 @@
-"""GraphQL types of analytics: reserve holdings (`reserves`)."""
+"""GraphQL types of analytics: reserve holdings (`reserves`), currency shares of the flows (`shares`),
+the dollar's cost on a corridor (`dollar_cost`)."""
 
+from schema.analytics.dollar_cost import CorridorDollarCost, DollarCostPair, DollarCostQuery, FxRoute
 from schema.analytics.reserves import (
     ReserveChange,
     ReserveComponent,
@@ -10,8 +12,16 @@ from schema.analytics.reserves import (
     ReservesMutation,
     ReservesQuery,
 )
+from schema.analytics.shares import CorridorPoint, CorridorStats, CurrencyShare, SharesQuery
 
 __all__ = [
+    "CorridorDollarCost",
+    "CorridorPoint",
+    "CorridorStats",
+    "CurrencyShare",
+    "DollarCostPair",
+    "DollarCostQuery",
+    "FxRoute",
     "ReserveChange",
     "ReserveComponent",
     "ReserveComposition",
@@ -20,4 +30,5 @@ __all__ = [
     "ReserveHoldingsPayload",
     "ReservesMutation",
     "ReservesQuery",
+    "SharesQuery",
 ]
