@@ -271,3 +271,20 @@ async def test_demo_reserves_treasuries_fall_and_gold_rises(api):
     assert set(shares) == {"UST", "XAU"} and 0 < shares["XAU"] < 1 and abs(sum(shares.values()) - 1) < 1e-9
     again = await demo.load(api.sessions)
     assert again["reserves"] == 0
+
+
+async def test_demo_ru_ir_settles_60_percent_outside_usd_and_its_indices_move(api):
+    await demo.load(api.sessions)
+    stats = (await api('{ corridorStats(countryA: "RU", countryB: "IR") { paymentCount usdShare localShare } }'))[
+        "corridorStats"
+    ]
+    assert stats == {"paymentCount": 5, "usdShare": 0.4, "localShare": 0.6}
+    series = await api(
+        '{ dollarIndexHistory(since: "2021-01-01T00:00:00Z", until: "2024-01-31T00:00:00Z", interval: MONTH)'
+        " { at value } }"
+    )
+    values = [point["value"] for point in series["dollarIndexHistory"]]
+    # Monthly history from January 2021 (about 90.6) to its 2022 peak (about 112) and back (101.3 in
+    # December 2023, the rates in force on 1 January 2024; the demo's current 104.2 from 2 January).
+    assert len(values) == 37 and None not in values and len(set(values)) > 30
+    assert values[0].startswith("90.") and max(values, key=Decimal).startswith("112.") and values[-1].startswith("101.")
