@@ -21,6 +21,11 @@ obligations, in the p50 column, with its ratio to the floor's p50 of the same se
 no time target ("positions in one statement" is what the close must do: one aggregate
 statement whatever the number of obligations).
 
+Analytics (bench.analytics), per engine and worker count: corridorStats, a 12-month
+corridorSeries and currencyShares over 100,000 payments, each the p50 of one request at
+a time, with its ratio to the p50 of the floor on the same connection; target at most
+ANALYTICS_TARGET x that floor (issue 16's), shown as met or not.
+
 Card obligations (bench.obligations), once per engine, in-process: the time inside
 recording obligations as a share of a card payment (authorize + capture) without it,
 target at most OBLIGATIONS_TARGET; the share of the capture alone and an A/B
@@ -56,6 +61,7 @@ SINGLE_TARGET_RPS = 1000
 SINGLE_TARGET_P99_MS = 100
 SINGLE_TARGET_WHERE = ("postgres", 2)  # (engine, workers)
 OBLIGATIONS_TARGET = 0.2  # at most this share of a card payment
+ANALYTICS_TARGET = 20  # at most this many times the floor's latency
 
 
 def _proc_field(path: str, name: str) -> str:
@@ -164,6 +170,28 @@ def _settlement_rows(name: str, workers: int, result: dict, floor: dict | None) 
     return rows
 
 
+def _analytics_rows(name: str, workers: int, result: dict) -> list[list[str]]:
+    """Each analytics query's p50 beside the floor's p50 on the same connection."""
+    rows, floor = [], result.get("floor_ms")
+    count = f"{result['payments']:,} payments"
+    for key, path in [
+        ("stats", "analytics: corridorStats"),
+        ("series", "analytics: corridorSeries, 12 months"),
+        ("shares", "analytics: currencyShares"),
+    ]:
+        ms = result.get(f"{key}_ms")
+        failures = {k: v for k, v in result["failures"].items() if k.startswith(key)}
+        ratio = met = ""
+        if ms is not None and floor:
+            ratio, met = f"{ms / floor:,.1f} x floor p50", _met(ms / floor <= ANALYTICS_TARGET)
+        target = f"<= {ANALYTICS_TARGET} x floor p50"
+        rows.append(
+            _row(name, workers, path, f"1 request at a time, {count}", _timed(ms, failures), ratio, target, met)
+        )
+    rows.append(_row(name, workers, "  floor, same connection", "1 request at a time", _timed(floor, {})))
+    return rows
+
+
 def _obligation_rows(name: str, result: dict) -> list[list[str]]:
     """What recording obligations adds to a card payment, in-process (once per engine)."""
     share, capture, ab = result["share_of_payment"], result["share_of_capture"], result["ab"]
@@ -265,6 +293,8 @@ def engine_rows(engine: dict) -> list[list[str]]:
 
         if "settlement" in paths:
             rows.extend(_settlement_rows(name, workers, paths["settlement"], floor))
+        if "analytics" in paths:
+            rows.extend(_analytics_rows(name, workers, paths["analytics"]))
     return rows
 
 
@@ -378,6 +408,12 @@ def markdown(
         "  the pool to each net receiver, in one transaction; counts when SETTLED with one transfer per non-zero",
         "  position). Each is one request's wall time (p50 column), ratio = that time / floor p50 of the same",
         "  server. Each worker count closes and settles a window of its own.",
+        "- analytics: 100,000 SETTLED interbank payments RU<->CN (40% RUB, 35% CNY, 25% USD, 0.01-10,000.00)",
+        "  at random times of the last 365 days, with weekly rates of USDRUB, USDCNY and CNYRUB, written once",
+        "  with SQLAlchemy Core (setup, not measured). Then, one request at a time on one connection,",
+        "  corridorStats(RU, CN), corridorSeries(RU, CN) by MONTH and currencyShares over the last 395 days in",
+        "  USD, 5 each after a warm-up (p50 column), beside 50 floor requests on the same connection; ratio =",
+        "  p50 / floor p50. Counts when the figures cover every payment written.",
         "- card obligations (once per engine, no server running): card payments as in card (1.00 RUB, Moscow",
         "  merchant) made in-process by calling authorize_payment and capture_payment in a write transaction",
         "  each, as the server does; only VTB cards (the acquirer is Sberbank), so every capture records one",

@@ -39,12 +39,12 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench import ceiling, load, obligations, prepare, report, settlement
+from bench import analytics, ceiling, load, obligations, prepare, report, settlement
 from bench.server import Server, corridor
 
 ENGINES = ("sqlite", "postgres")
 IN_PROCESS = ("obligations",)  # measured once per engine, with no server running
-SERVED = ("settlement",)  # measured against each server, not by the load generator
+SERVED = {"settlement": settlement, "analytics": analytics}  # measured against each server, one request at a time
 SCENARIOS = (*load.SCENARIOS, *IN_PROCESS, *SERVED)
 CLIENTS = 32  # floor, single, hot, card and card_fx (one card per client), payment
 BATCH_CLIENTS_PER_WORKER = 2  # batch and pacs008
@@ -116,6 +116,17 @@ def _settlement_summary(result: dict) -> str:
     )
 
 
+def _analytics_summary(result: dict) -> str:
+    def ms(key: str) -> str:
+        return "-" if result.get(key) is None else f"{result[key]:,.1f} ms"
+
+    return (
+        f"{result['payments']:,} payments (setup {result['setup_s']:.1f} s): corridorStats {ms('stats_ms')},"
+        f" corridorSeries {ms('series_ms')}, currencyShares {ms('shares_ms')}, floor {ms('floor_ms')};"
+        f" {sum(result['failures'].values())} failures"
+    )
+
+
 def _obligations_summary(result: dict) -> str:
     share, capture, ab = result["share_of_payment"], result["share_of_capture"], result["ab"]
     return (
@@ -126,8 +137,8 @@ def _obligations_summary(result: dict) -> str:
 
 
 def _summary(result: dict) -> str:
-    if result["scenario"] == "settlement":
-        head = _settlement_summary(result)
+    if result["scenario"] in SERVED:
+        head = (_settlement_summary if result["scenario"] == "settlement" else _analytics_summary)(result)
         log = result["server_log"]
         return f"{head}; server log: {sum(log['retries'].values())} retries, {log['errors']} errors"
     failures = sum(result["failures"].values())
@@ -182,10 +193,10 @@ def measure_engine(engine: str, database_url: str, args: argparse.Namespace, scr
             for scenario in args.scenarios:
                 if scenario in IN_PROCESS:
                     continue
-                if scenario == "settlement":
-                    say(f"[{engine}] {workers} worker(s), settlement: {settlement.OBLIGATIONS:,} obligations")
+                if scenario in SERVED:
+                    say(f"[{engine}] {workers} worker(s), {scenario}: {SERVED[scenario].__doc__.splitlines()[0]}")
                     mark = server.log_size()
-                    result = settlement.measure(server.port, secret, database_url)
+                    result = SERVED[scenario].measure(server.port, secret, database_url)
                     result["server_log"] = server_log_summary(server.log_since(mark))
                     say(f"[{engine}]   {_summary(result)}")
                     paths[scenario] = result
@@ -266,6 +277,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{settlement.OBLIGATIONS:,} obligations between the {len(prepare.BANKS)} banks (0.01-1,000.00 RUB each)"
             f" written into the OPEN {settlement.SCOPE}/{settlement.CURRENCY} window (DEFERRED_NET) before each"
             " worker count's close and settle",
+        ),
+        (
+            "analytics",
+            f"{analytics.PAYMENTS:,} SETTLED interbank payments RU<->CN (40% RUB, 35% CNY, 25% USD) over"
+            f" {analytics.DAYS} days with weekly rates, written once; {analytics.SAMPLES} requests each after a"
+            f" warm-up (p50), one at a time, beside {analytics.FLOOR_SAMPLES} floor requests on the same connection",
         ),
         (
             "obligations",
