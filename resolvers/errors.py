@@ -29,6 +29,8 @@ class ErrorCode(enum.StrEnum):
     NO_ROUTE = "NO_ROUTE"
     INVALID_STATE = "INVALID_STATE"
     SETTLEMENT_SHORTFALL = "SETTLEMENT_SHORTFALL"
+    SUBSCRIPTION_LIMIT = "SUBSCRIPTION_LIMIT"
+    SUBSCRIBER_TOO_SLOW = "SUBSCRIBER_TOO_SLOW"
 
 
 class DomainError(Exception):
@@ -49,6 +51,12 @@ class DomainError(Exception):
         if self.field is None:
             return self
         return DomainError(self.code, self.message, [*prefix, *self.field])
+
+    @property
+    def extensions(self) -> dict:
+        """The code (and field) a GraphQL error made from this one carries: graphql-core
+        copies an original error's `extensions` (so a subscription's error has its code too)."""
+        return {"code": self.code.value} | ({"field": self.field} if self.field is not None else {})
 
     def __repr__(self) -> str:
         return f"DomainError({self.code.value}, {self.message!r}, {self.field!r})"

@@ -39,6 +39,7 @@ from resolvers.access import SYSTEM, Action, Principal, require
 from resolvers.cards.issuing import luhn_valid, may_see_merchant, pan_hash, pan_shaped
 from resolvers.cards.schemes import REASON_MAX, active_in, has_role
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
+from resolvers.events import Change, Kind, changed
 from resolvers.money import divide_half_even, parse_amount
 
 # ISO 8583 response codes and what they say.
@@ -404,16 +405,22 @@ async def authorize_payment(
             holds = await _place_holds(session, hold, card, row.authorization_id, hold_seconds, now)  # 5.
     except Decline as decline:
         row.response_code, row.decline_reason, row.state = decline.code, decline.reason, AuthorizationState.DECLINED
-        await session.flush()
-        return row
-    row.response_code, row.state = APPROVED, AuthorizationState.APPROVED
-    row.expires_at = now + dt.timedelta(seconds=hold_seconds)
-    session.add_all(
-        CardPaymentTransfer(authorization_id=row.id, position=k, transfer_id=transfer.id, leg=leg)
-        for k, (leg, transfer) in enumerate(holds)
-    )
+    else:
+        row.response_code, row.state = APPROVED, AuthorizationState.APPROVED
+        row.expires_at = now + dt.timedelta(seconds=hold_seconds)
+        session.add_all(
+            CardPaymentTransfer(authorization_id=row.id, position=k, transfer_id=transfer.id, leg=leg)
+            for k, (leg, transfer) in enumerate(holds)
+        )
     await session.flush()
+    noted(session, row)
     return row
+
+
+def noted(session: AsyncSession, row: CardAuthorization) -> None:
+    """The authorization's new state, for the live updates once the transaction commits."""
+    parties = tuple(party for party in (row.acquirer_id, row.issuer_id) if party is not None)
+    changed(session, Change(Kind.AUTHORIZATION, row.id, row.state.value, row.merchant_id, parties))
 
 
 async def fee_account_of(session: AsyncSession, operator_id: int, currency: str) -> int:

@@ -31,7 +31,7 @@ from models.cards import (
 )
 from resolvers import ledger, reference, settlement
 from resolvers.access import Action, Principal, may_act_for, require, visible_institution
-from resolvers.cards.authorization import APPROVED, link_fee
+from resolvers.cards.authorization import APPROVED, link_fee, noted
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
 from resolvers.money import divide_down, divide_half_even, divide_up, from_minor, parse_amount
 from resolvers.pagination import grouped_in_key_order
@@ -202,6 +202,7 @@ async def capture_payment(
     row.state, row.captured_amount, row.resolved_at = AuthorizationState.CAPTURED, capture, now
     row.cardholder_captured = cardholder
     await session.flush()
+    noted(session, row)
     return row
 
 
@@ -219,6 +220,7 @@ async def reverse_payment(
     await ledger.resolve_holds(session, changes, now=now)
     row.state, row.resolved_at = AuthorizationState.REVERSED, now
     await session.flush()
+    noted(session, row)
     return row
 
 
@@ -341,4 +343,5 @@ async def refund_payment(
     )
     row.refunded_amount, row.cardholder_refunded = before + refund, row.cardholder_refunded + back.cardholder
     await session.flush()
+    noted(session, row)
     return row

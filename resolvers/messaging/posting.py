@@ -34,6 +34,7 @@ from models.messaging import (
 )
 from resolvers import fx, ledger, settlement
 from resolvers.errors import DomainError, ErrorCode
+from resolvers.events import Change, Kind, changed
 from resolvers.messaging.networks import Network
 
 NO_FUNDS = "AM04"  # insufficient funds
@@ -267,6 +268,12 @@ async def post(session: AsyncSession, items: Sequence[Received], now: dt.datetim
 # ---------------------------------------------------------------- recording
 
 
+def _change(row: InterbankPayment) -> Change:
+    """The payment's new state, for the live updates once the transaction commits."""
+    parties = (row.sender_id, row.receiver_id)
+    return Change(Kind.PAYMENT, row.id, row.status.value, row.network_id, parties, str(row.uetr))
+
+
 async def record(session: AsyncSession, items: Sequence[Received], transfers: Sequence[list], now: dt.datetime) -> None:
     """Store the payments in their final state, then their events and transfer links (one
     statement each, whatever the number of payments), and on a DEFERRED_NET network the
@@ -284,6 +291,7 @@ async def record(session: AsyncSession, items: Sequence[Received], transfers: Se
     for model, rows in ((PaymentEvent, events), (PaymentTransfer, links)):
         if rows:
             await connection.execute(insert(model.__table__), rows)
+    changed(session, *(_change(item.row) for item in items))
     deferred: dict[str, list] = {}  # network code -> the legs of its payments, for its settlement windows
     for item, posted in zip(items, transfers, strict=True):
         if posted and _deferred(item):

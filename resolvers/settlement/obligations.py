@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models.base import UTCDateTime
 from models.ledger import Account, Transfer, TransferState
 from models.settlement import Obligation, SettlementWindow, WindowState
+from resolvers.events import Change, Kind, changed
 
 OBLIGATIONS = Obligation.__table__
 ACCOUNTS = Account.__table__
@@ -51,7 +52,13 @@ async def open_window(session: AsyncSession, scope: str, currency: str, now: dt.
         window = SettlementWindow(scope=scope, currency_code=currency, state=WindowState.OPEN, opened_at=now)
         session.add(window)
         await session.flush()
+        noted(session, window)
     return window
+
+
+def noted(session: AsyncSession, window: SettlementWindow) -> None:
+    """The window's new state, for the live updates once the transaction commits."""
+    changed(session, Change(Kind.WINDOW, window.id, window.state.value, window.scope))
 
 
 async def record_obligations(session: AsyncSession, scope: str, legs: Sequence, *, now: dt.datetime) -> int:

@@ -27,6 +27,7 @@ from resolvers.access import SYSTEM, Action, Principal, require
 from resolvers.errors import DomainError, DomainErrors, ErrorCode, not_found
 from resolvers.money import from_minor
 from resolvers.pagination import grouped_in_key_order
+from resolvers.settlement.obligations import noted
 from resolvers.settlement.windows import Position, window_positions
 
 
@@ -124,6 +125,7 @@ async def settle_window(session: AsyncSession, principal: Principal, window_id: 
         )
     window.state, window.settled_at = WindowState.SETTLED, now
     await session.flush()
+    noted(session, window)
     return window
 
 

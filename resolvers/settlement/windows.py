@@ -24,7 +24,7 @@ from resolvers import reference
 from resolvers.access import Action, Principal, require, visible_institution
 from resolvers.errors import DomainError, ErrorCode, not_found
 from resolvers.pagination import Page, grouped_in_key_order, keyset_page
-from resolvers.settlement.obligations import open_window
+from resolvers.settlement.obligations import noted, open_window
 
 OBLIGATIONS = Obligation.__table__
 
@@ -165,6 +165,7 @@ async def _close(session: AsyncSession, window: SettlementWindow, now: dt.dateti
     window.net = sum(p.net for p in positions if p.net > 0)
     window.state, window.closed_at = WindowState.CLOSED, now
     await session.flush()
+    noted(session, window)
     await open_window(session, window.scope, window.currency_code, now)
     return window
 
