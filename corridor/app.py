@@ -14,12 +14,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from corridor import ide, sweeper
 from corridor.auth import Authenticator
 from corridor.db import create_engine, session_factory
 from corridor.endpoint import GraphQLEndpoint
+from corridor.events import EventHub
 from corridor.http import refusal
 from corridor.settings import Settings
 
@@ -65,7 +66,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     engine = create_engine(settings)
     sessions = session_factory(engine)
-    graphql = GraphQLEndpoint(settings, sessions, Authenticator(sessions))
+    hub = EventHub(settings.database_url, limit=settings.max_subscriptions, queue_size=settings.subscriber_queue)
+    hub.install(sessions)
+    graphql = GraphQLEndpoint(settings, sessions, Authenticator(sessions), hub)
 
     async def healthz(_: Request) -> Response:
         try:
@@ -78,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette):
+        await hub.start()
         tasks = [asyncio.create_task(sweeper.run(sessions, settings.sweep_seconds))]
         if settings.settlement_schedule:
             closing = sweeper.run_schedule(sessions, settings.settlement_schedule, settings.sweep_seconds)
@@ -90,11 +94,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await hub.stop()
             await engine.dispose()
 
     app = Starlette(
         routes=[
             Route("/graphql", graphql),
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
             Route(ide.STATIC_ROUTE, ide.asset, methods=["GET"]),
         ],

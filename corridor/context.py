@@ -26,6 +26,7 @@ from resolvers.access import Principal
 
 if TYPE_CHECKING:
     from corridor.batcher import GroupCommit
+    from corridor.events import EventHub
     from resolvers.ledger import TransferGroup
     from resolvers.messaging import PaymentOrder
 
@@ -89,6 +90,12 @@ class Context:
     # The process's group commits (corridor/batcher.py).
     batcher: GroupCommit[TransferGroup] | None = None  # createTransfers' group commit
     payments: GroupCommit[PaymentOrder] | None = None  # sendPayment's
+    # The process's live updates (corridor/events.py), for subscriptions.
+    events: EventHub | None = None
+    # A subscription connection's init payload (graphql-transport-ws), set by strawberry.
+    connection_params: dict | None = None
+    # For a subscription connection: whether its key still holds (checked before each event).
+    reauthenticate: Callable[[], Awaitable[bool]] | None = None
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _work: set[asyncio.Task] = field(default_factory=set)
@@ -153,6 +160,11 @@ class Context:
                     await self._session.commit()
 
         await self._settled(run())
+
+    def renew(self) -> None:
+        """A new clock and fresh loaders, for the next event of a subscription (whose
+        context lives as long as its connection)."""
+        self.now, self.loaders = utcnow(), None
 
     async def close(self) -> None:
         """Wait for the request's database work to settle, then give its connection back."""

@@ -1,9 +1,12 @@
 """The GraphQL endpoint: strawberry's ASGI view behind the body-size limit, bearer
-authentication and the request time limit, with one access-log line per request."""
+authentication and the request time limit, with one access-log line per request; and
+subscriptions over graphql-transport-ws on the same path, the key in the connection's
+init payload (a connection without a valid one is closed with 4403 Forbidden)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import time
@@ -12,7 +15,10 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 
@@ -20,6 +26,7 @@ from corridor import ide
 from corridor.auth import Authenticator
 from corridor.batcher import payment_batcher, transfer_batcher
 from corridor.context import Context
+from corridor.events import EventHub
 from corridor.http import body_problem, json_text, refusal
 from corridor.settings import Settings
 from schema.errors import with_code
@@ -28,22 +35,36 @@ from schema.root import build_schema
 log = logging.getLogger("corridor.app")
 access_log = logging.getLogger("corridor.access")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+GRAPHQL_TRANSPORT_WS = "graphql-transport-ws"
+INIT_SECONDS = 10  # a connection that sends no connection_init by then is closed (4408)
 
 
 class GraphQLEndpoint(GraphQL):
     """Strawberry's ASGI view behind the body-size limit, bearer authentication and the
     request time limit. Every refusal is a JSON `errors` list with a code."""
 
-    def __init__(self, settings: Settings, sessions, authenticator: Authenticator) -> None:
-        super().__init__(build_schema(settings), graphql_ide="graphiql", allow_queries_via_get=True)
+    def __init__(self, settings: Settings, sessions, authenticator: Authenticator, events: EventHub) -> None:
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql",
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS,),
+            connection_init_wait_timeout=dt.timedelta(seconds=INIT_SECONDS),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            allowed_origins=settings.cors_origins,
+        )
         self.settings = settings
         self.sessions = sessions
         self.authenticator = authenticator
+        self.events = events
         self.batcher = transfer_batcher(sessions)
         self.payments = payment_batcher(sessions)
         self._closing: set[asyncio.Task] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._subscriptions(scope, receive, send)
+            return
         if scope["type"] != "http":
             await refusal(404, "Not found.")(scope, receive, send)
             return
@@ -52,6 +73,33 @@ class GraphQLEndpoint(GraphQL):
         response = await self._respond(request)
         self._log(request, response, time.perf_counter() - started)
         await response(scope, receive, send)
+
+    async def _subscriptions(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A graphql-transport-ws connection: its context lives as long as it does (each
+        event renews the clock and loaders, and gives the database connection back)."""
+        ctx = Context(sessions=self.sessions, settings=self.settings, events=self.events)
+        scope.setdefault("state", {})["corridor"] = ctx
+        started = time.perf_counter()
+        try:
+            await self.run(WebSocket(scope, receive=receive, send=send))
+        finally:
+            await ctx.close()
+            role = ctx.principal.role.value if ctx.principal is not None else "-"
+            access_log.info("WS %s closed after %.1fs role=%s", scope["path"], time.perf_counter() - started, role)
+
+    async def on_ws_connect(self, context: Context):
+        """The key of the init payload ({"Authorization": "Bearer <key>"}), or 4403."""
+        header = credentials(context.connection_params)
+        principal = await self.authenticator(header)
+        if principal is None:
+            raise ConnectionRejectionError
+        context.principal = principal
+
+        async def reauthenticate() -> bool:
+            return await self.authenticator(header) is not None
+
+        context.reauthenticate = reauthenticate
+        return UNSET  # an ack with no payload
 
     def _log(self, request: Request, response: Response, seconds: float) -> None:
         """One line per request: method, path, status, duration, operation, role. Never
@@ -187,6 +235,18 @@ class GraphQLEndpoint(GraphQL):
 
     def encode_json(self, data: object) -> str:
         return json_text(data)
+
+
+def credentials(params: object) -> str | None:
+    """The `Authorization` value of a connection's init payload (any case), or an
+    `apiKey` as a bearer key."""
+    if not isinstance(params, dict):
+        return None
+    for name, value in params.items():
+        if isinstance(name, str) and name.lower() == "authorization" and isinstance(value, str):
+            return value
+    key = params.get("apiKey")
+    return f"Bearer {key}" if isinstance(key, str) else None
 
 
 def _as_requested(request: Request, response: Response) -> Response:

@@ -63,6 +63,11 @@ class Settings:
     # CORRIDOR_SETTLEMENT_SCHEDULE="MIR=3600,SPFS=86400" (a window of MIR is closed once it
     # has been open an hour and holds obligations). None by default.
     settlement_schedule: tuple[tuple[str, int], ...] = ()
+    # Subscriptions (graphql-transport-ws): at most this many on one connection, and in
+    # all on one worker process; a subscriber that falls this many changes behind is dropped.
+    max_subscriptions_per_connection: int = 20
+    max_subscriptions: int = 1_000
+    subscriber_queue: int = 100
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -84,6 +89,11 @@ class Settings:
             pool_size=_int("CORRIDOR_POOL_SIZE", cls.pool_size, maximum=1_000, minimum=0),
             cors_origins=_origins(os.environ.get("CORRIDOR_CORS_ORIGINS", "")),
             settlement_schedule=_schedule(os.environ.get("CORRIDOR_SETTLEMENT_SCHEDULE", "")),
+            max_subscriptions_per_connection=_int(
+                "CORRIDOR_MAX_SUBSCRIPTIONS_PER_CONNECTION", cls.max_subscriptions_per_connection
+            ),
+            max_subscriptions=_int("CORRIDOR_MAX_SUBSCRIPTIONS", cls.max_subscriptions),
+            subscriber_queue=_int("CORRIDOR_SUBSCRIBER_QUEUE", cls.subscriber_queue),
         )
 
 

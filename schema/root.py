@@ -47,6 +47,7 @@ from schema.node import resolve_node
 from schema.reference import Institution, ReferenceMutation, ReferenceQuery
 from schema.scalars import SCALAR_OVERRIDES
 from schema.settlement import SettlementMutation, SettlementQuery, SettlementWindow
+from schema.subscriptions import Subscription
 
 
 @strawberry.type
@@ -115,6 +116,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     schema = CorridorSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[
             Institution,
             Account,
