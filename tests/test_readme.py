@@ -1,30 +1,42 @@
 """Every GraphQL example of the README runs as written against the database `make serve`
 leaves (migrated, the demo loaded, an OPERATOR key): no GraphQL error and no user error.
 An example with a `<placeholder>` (an id the reader fills in) or with variables is
-skipped; the README says where each such id comes from."""
+skipped; the README says where each such id comes from. A subscription (served over
+WebSocket, tests.test_subscriptions) is validated against the schema instead."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from graphql import OperationDefinitionNode, parse, print_ast
+from graphql import OperationDefinitionNode, OperationType, parse, print_ast, validate
 
 from corridor import demo
+from schema.root import build_schema
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"```graphql\n(.*?)```", re.S)
 
 
-def examples() -> list[str]:
-    """Each operation of each graphql block, in the README's order."""
+def examples(subscriptions: bool = False) -> list[str]:
+    """Each operation of each graphql block, in the README's order (the subscriptions, or the rest)."""
     operations = []
     for block in BLOCK.findall(README.read_text()):
         for definition in parse(block).definitions:
             assert isinstance(definition, OperationDefinitionNode)
+            if (definition.operation is OperationType.SUBSCRIPTION) != subscriptions:
+                continue
             if not definition.variable_definitions:  # those take the variables shown beside them
                 operations.append(print_ast(definition))
     return operations
+
+
+def test_every_readme_subscription_is_valid():
+    schema = build_schema()._schema
+    found = examples(subscriptions=True)
+    assert len(found) >= 4
+    for example in found:
+        assert validate(schema, parse(example)) == [], example
 
 
 def _user_errors(data: object) -> list:
