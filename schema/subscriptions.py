@@ -55,20 +55,20 @@ async def _changes(info: Info, wanted: Wanted, ready=None) -> AsyncIterator[Chan
 class Subscription:
     @strawberry.subscription(description="Each new status event of one payment.")
     async def payment_events(self, info: Info, uetr: uuid.UUID) -> AsyncGenerator[PaymentEvent, None]:
-        ctx, seen = context(info), {"id": 0, "payment": None}
+        ctx, seen = context(info), 0  # the latest event id already there or sent
 
         async def ready() -> None:  # what the payment already has is not new
+            nonlocal seen
             row = await ctx.read(lambda session: messaging.payment_by_uetr(session, uetr))
             if row is not None:
-                seen["payment"] = row.id
-                seen["id"] = max((event.id for event in await loaders(info).payment_events.load(row.id)), default=0)
+                seen = max((event.id for event in await loaders(info).payment_events.load(row.id)), default=0)
 
         async for change in _changes(info, Wanted(Kind.PAYMENT, key=str(uetr)), ready):
             if await InterbankPayment.resolve_node(info, change.id) is None:
                 continue
             for row in await loaders(info).payment_events.load(change.id):
-                if row.id > seen["id"]:
-                    seen["id"] = row.id
+                if row.id > seen:
+                    seen = row.id
                     yield PaymentEvent.of(row)
 
     @strawberry.subscription(description="Payments as they are created or change status.")

@@ -27,7 +27,7 @@ from sqlalchemy import and_, case, func, literal_column, null, or_, select, unio
 from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.base import CalendarStart, UTCDateTime
+from models.base import CalendarStart
 from models.cards import AuthorizationState, CardAuthorization
 from models.fx import ExchangeRate
 from models.messaging import InterbankPayment, PaymentStatus
@@ -175,12 +175,9 @@ async def flow_groups(session: AsyncSession, scope: Scope) -> list[Group]:
 
 
 def _group(scope: Scope, row) -> Group:
-    epoch = row.epoch
-    if isinstance(epoch, str):  # SQLite hands the running maximum back as its text
-        epoch = UTCDateTime().process_result_value(dt.datetime.fromisoformat(epoch), None)
     return Group(
         currency=row.currency,
-        epoch=epoch,
+        epoch=row.epoch,  # typed as its column: a UTC datetime on both engines
         count=int(row.count),
         minor=int(row.high) * HALF + int(row.low),
         start=dt.date.fromisoformat(row.start) if scope.calendar is not None else None,

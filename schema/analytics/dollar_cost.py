@@ -3,7 +3,6 @@ currencies, with today's route through USD against today's route avoiding it."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from decimal import Decimal
 
@@ -11,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import analytics
+from schema.analytics.shares import countries_of
 from schema.base import Money, context, now, principal
 from schema.loaders import loaders
 from schema.reference import Country, Institution
@@ -72,7 +72,7 @@ class CorridorDollarCost:
 
     @strawberry.field(description="The two countries, flows counted in both directions.")
     async def countries(self, info: Info) -> list[Country]:
-        return list(await asyncio.gather(*(Country.resolve(info, code) for code in dict.fromkeys(self._countries))))
+        return await countries_of(info, self._countries)
 
 
 @strawberry.type

@@ -38,6 +38,11 @@ class CurrencyShare:
         return cls(currency=share.currency, value=value, share=share.share, payment_count=share.count, unconverted=left)
 
 
+async def countries_of(info: Info, codes: tuple[str, str]) -> list[Country]:
+    """A corridor's two countries (one for a domestic corridor), through the loader in one batch."""
+    return list(await asyncio.gather(*(Country.resolve(info, code) for code in dict.fromkeys(codes))))
+
+
 def _shares(found: analytics.Figures, reporting: str) -> list[CurrencyShare]:
     return [CurrencyShare.of(share, reporting) for share in found.shares]
 
@@ -67,7 +72,7 @@ class CorridorStats:
 
     @strawberry.field(description="The two countries, flows counted in both directions.")
     async def countries(self, info: Info) -> list[Country]:
-        return list(await asyncio.gather(*(Country.resolve(info, code) for code in dict.fromkeys(self._countries))))
+        return await countries_of(info, self._countries)
 
 
 @strawberry.type
