@@ -1,4 +1,5 @@
-"""The ASGI application: /graphql (POST; GET serves GraphiQL), the IDE's static assets,
+"""The ASGI application: /graphql (POST; GET serves GraphiQL; WebSocket for
+subscriptions), the dashboard at /, the IDE's and the dashboard's static assets,
 /healthz, and CORS for the origins the settings allow."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from corridor import ide, sweeper
+from corridor import dashboard, ide, sweeper
 from corridor.auth import Authenticator
 from corridor.db import create_engine, session_factory
 from corridor.endpoint import GraphQLEndpoint
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz, methods=["GET"]),
             Route(ide.STATIC_ROUTE, ide.asset, methods=["GET"]),
+            *dashboard.routes(),
         ],
         middleware=cors(settings),
         exception_handlers={HTTPException: _http_refusal},

@@ -10,19 +10,12 @@ session storage, sending it as `Authorization: Bearer <key>` with every request.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import html
-from pathlib import Path
 
-from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse
 
-from corridor.http import refusal
+from corridor.assets import PACKAGES, STATIC, Shelf
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ROOT / "frontend" / "node_modules"
-OWN = Path(__file__).resolve().parent / "static"
 STATIC_ROUTE = "/static/{version}/{name}"
 # name -> file: a closed list, so no other path of the disk is ever served.
 ASSETS = {
@@ -32,34 +25,20 @@ ASSETS = {
     "graphiql.css": PACKAGES / "graphiql" / "graphiql.min.css",
     "explorer.js": PACKAGES / "@graphiql" / "plugin-explorer" / "dist" / "index.umd.js",
     "explorer.css": PACKAGES / "@graphiql" / "plugin-explorer" / "dist" / "style.css",
-    "ide.js": OWN / "ide.js",
-    "ide.css": OWN / "ide.css",
+    "ide.js": STATIC / "ide.js",
+    "ide.css": STATIC / "ide.css",
 }
-TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-FOREVER = "public, max-age=31536000, immutable"
+SHELF = Shelf(ASSETS, sources=(STATIC / "ide.js", STATIC / "ide.css"))
+asset = SHELF.serve
 
 
-@functools.cache
 def version() -> str:
-    """Changes whenever an asset does (the installed packages' lock, our own files), so a
-    browser may keep each one for a year."""
-    digest = hashlib.sha256()
-    for path in (ROOT / "frontend" / "package-lock.json", OWN / "ide.js", OWN / "ide.css"):
-        digest.update(path.read_bytes() if path.exists() else b"")
-    return digest.hexdigest()[:12]
+    return SHELF.version
 
 
 def missing() -> list[str]:
     """The IDE's files that are not installed (frontend/ never set up)."""
-    return [name for name, path in ASSETS.items() if not path.is_file()]
-
-
-async def asset(request: Request) -> Response:
-    name = request.path_params["name"]
-    path = ASSETS.get(name)
-    if path is None or request.path_params["version"] != version() or not path.is_file():
-        return refusal(404, "No such asset.", "NOT_FOUND")
-    return FileResponse(path, media_type=TYPES[path.suffix], headers={"Cache-Control": FOREVER})
+    return SHELF.missing()
 
 
 def page() -> HTMLResponse:
