@@ -215,8 +215,8 @@ def _whole_days(scope: Scope) -> tuple[dt.datetime | None, dt.datetime] | None:
 
 
 def _rolled(scope: Scope, first: dt.datetime | None, end: dt.datetime):
-    """The rollup's rows of the scope on the whole days [first, end) (epoch, day, at = their
-    latest flow, currency, flows, high, low, source, target)."""
+    """The rollup's rows of the scope on the whole days [first, end) (the epoch written with,
+    day, at = their latest flow, currency, flows, high, low, source, target)."""
     rollup = FlowRollup
     columns = [
         rollup.epoch.label("written"),
@@ -300,7 +300,7 @@ def _rolled_up(scope: Scope, first, end):
     return _summed(union_all(rolled, edges).subquery("groups"))
 
 
-def _split(scope: Scope, rows, groups):
+def _split(rows, groups):
     """The days whose rollup rows a publication splits: one within (the epoch a row was
     written with, its latest flow], so that its flows had more than one epoch, or another.
     Each epoch's next publication is looked up once, and the rows only for the epochs
@@ -320,7 +320,7 @@ def _redone(scope: Scope, first, end):
     rows taken out again, and their flows read instead."""
     rows = _rolled(scope, first, end)
     groups = _grouped(scope, rows).cte("grouped")
-    split = _split(scope, rows, groups)
+    split = _split(rows, groups)
     undone = _grouped(scope, rows).where(rows.c.day.in_(select(split.c.day))).subquery("undone")
     negated = [-undone.c[name] for name in ("count", "high", "low")]
     keys = [column for column in list(groups.c)[2:] if column.name not in ("count", "high", "low", "latest")]
