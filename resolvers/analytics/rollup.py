@@ -47,40 +47,51 @@ def _contributions(source: Source, flows, value, *where):
 
 
 def _upsert(dialect: str, contributions):
-    """Add `contributions` to the rollup: keyed, summed per key, and upserted in key order."""
+    """Add `contributions` to the rollup: summed per corridor, currency and time (the flows
+    recorded together share one), keyed by day and epoch, summed per key, and upserted in
+    key order."""
     insert, least, greatest = DIALECTS[dialect]
     rows = contributions.subquery("contributions")
     left, right = aliased(Institution), aliased(Institution)
-    latest = (
-        select(ExchangeRate.as_of)
-        .where(ExchangeRate.as_of <= rows.c.at)
-        .order_by(ExchangeRate.as_of.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    keyed = (
+    timed = (
         select(
             left.country_code.label("source_country"),
             right.country_code.label("target_country"),
             rows.c.currency.label("currency_code"),
-            UTCDay(rows.c.at).label("day"),
-            func.coalesce(latest, bindparam("no_epoch", NO_EPOCH, type_=UTCDateTime)).label("epoch"),
-            rows.c.flows,
-            rows.c.value,
             rows.c.at,
+            func.sum(rows.c.flows).label("flows"),
+            func.sum(rows.c.value // HALF).label("high"),
+            func.sum(rows.c.value % HALF).label("low"),
         )
         .select_from(rows)
         .join(left, left.id == rows.c.left_id)
         .join(right, right.id == rows.c.right_id)
-        .subquery("keyed")
+        .group_by(left.country_code, right.country_code, rows.c.currency, rows.c.at)
+        .subquery("timed")
     )
+    latest = (
+        select(ExchangeRate.as_of)
+        .where(ExchangeRate.as_of <= timed.c.at)
+        .order_by(ExchangeRate.as_of.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    keyed = select(
+        *(timed.c[name] for name in KEY[:3]),
+        UTCDay(timed.c.at).label("day"),
+        func.coalesce(latest, bindparam("no_epoch", NO_EPOCH, type_=UTCDateTime)).label("epoch"),
+        timed.c.flows,
+        timed.c.high,
+        timed.c.low,
+        timed.c.at,
+    ).subquery("keyed")
     keys = [keyed.c[name] for name in KEY]
     summed = (
         select(
             *keys,
             func.sum(keyed.c.flows),
-            func.sum(keyed.c.value // HALF),
-            func.sum(keyed.c.value % HALF),
+            func.sum(keyed.c.high),
+            func.sum(keyed.c.low),
             func.min(keyed.c.at),
             func.max(keyed.c.at),
         )
