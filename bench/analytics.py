@@ -6,7 +6,10 @@ weekly rates (USDRUB, USDCNY, CNYRUB: 53 publications of three pairs, moving a l
 each week) and PAYMENTS SETTLED interbank payments straight into the database with
 SQLAlchemy Core: each between a random Russian bank of bench.prepare and a random
 Chinese one, either way, 40% in RUB, 35% in CNY and 25% in USD, a random amount of
-0.01-10,000.00, at a random time of the last 365 days. A second run on the same
+0.01-10,000.00, at a random time of the last 365 days; then, in the same transaction,
+the flows' rollup is built again from every stored flow by the statements of
+`resolvers.analytics.backfill` (the migration's back-fill: the service adds each
+payment it records by the same upsert over its rows). A second run on the same
 database finds them and writes nothing.
 
 Measured, through the GraphQL endpoint of the running server with the operator's key,
@@ -39,6 +42,7 @@ from models.fx import ExchangeRate
 from models.ledger import Account
 from models.messaging import InterbankPayment, MessageType, PaymentNetwork, PaymentStatus
 from models.reference import Institution, InstitutionKind
+from resolvers import analytics
 
 PAYMENTS = 100_000
 DAYS = 365
@@ -138,6 +142,8 @@ async def _write(connection, count: int, now: dt.datetime) -> tuple[int, int]:
     for offset in range(0, count, INSERT_CHUNK):
         rows = [_payment(network, account, russian, chinese, start) for _ in range(min(INSERT_CHUNK, count - offset))]
         await connection.execute(sa.insert(TABLES["payment"]), rows)
+    for statement in analytics.backfill(connection.dialect.name):
+        await connection.execute(statement)
     return count, rates
 
 
@@ -153,7 +159,7 @@ async def fill(database_url: str, count: int = PAYMENTS) -> dict:
         if written and engine.dialect.name == "postgresql":  # the planner's statistics, as autovacuum keeps them
             async with engine.connect() as connection:
                 connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await connection.execute(sa.text("ANALYZE interbank_payment, exchange_rate"))
+                await connection.execute(sa.text("ANALYZE interbank_payment, exchange_rate, flow_rollup"))
     finally:
         await engine.dispose()
     return {"payments": count, "written": written, "rates": rates, "setup_s": time.perf_counter() - started}

@@ -9,7 +9,11 @@ name below; each module imports only the ones above it:
   or before each), and a country's composition at a date valued in one currency with
   the FX module's rates in force and conversion paths;
 - `flows`: the network's own flows (settled interbank payments, captured card payments
-  net of refunds), grouped in one statement by currency and rate epoch;
+  net of refunds), grouped in one statement by currency and rate epoch, from the
+  rollup for whole days and from the flows for the rest;
+- `rollup`: the flows summed by corridor, currency, day and rate epoch as they are
+  recorded (messaging's `record` and the cards' capture and refund call it), and built
+  again from the stored flows by `backfill`;
 - `shares`: the currency shares of those flows per corridor, over time and
   network-wide, converted at the rates in force when each settled;
 - `dollar_cost`: without the dollar, what would it cost: a corridor's USD value per
@@ -42,6 +46,7 @@ from resolvers.analytics.reserves import (
     reserve_composition,
     reserve_holdings,
 )
+from resolvers.analytics.rollup import backfill, roll_up_card_payment, roll_up_payments
 from resolvers.analytics.shares import (
     CorridorPoint,
     CorridorStats,
@@ -75,6 +80,7 @@ __all__ = [
     "Route",
     "Scope",
     "Share",
+    "backfill",
     "corridor_series",
     "corridor_stats",
     "currency_shares",
@@ -84,4 +90,6 @@ __all__ = [
     "reserve_change",
     "reserve_composition",
     "reserve_holdings",
+    "roll_up_card_payment",
+    "roll_up_payments",
 ]

@@ -29,7 +29,7 @@ from models.cards import (
     CardScheme,
     PaymentLeg,
 )
-from resolvers import ledger, reference, settlement
+from resolvers import analytics, ledger, reference, settlement
 from resolvers.access import Action, Principal, may_act_for, require, visible_institution
 from resolvers.cards.authorization import APPROVED, link_fee, noted
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
@@ -202,6 +202,7 @@ async def capture_payment(
     row.state, row.captured_amount, row.resolved_at = AuthorizationState.CAPTURED, capture, now
     row.cardholder_captured = cardholder
     await session.flush()
+    await analytics.roll_up_card_payment(session, row, before=0)
     noted(session, row)
     return row
 
@@ -343,5 +344,6 @@ async def refund_payment(
     )
     row.refunded_amount, row.cardholder_refunded = before + refund, row.cardholder_refunded + back.cardholder
     await session.flush()
+    await analytics.roll_up_card_payment(session, row, before=captured - before)
     noted(session, row)
     return row

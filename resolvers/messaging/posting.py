@@ -32,7 +32,7 @@ from models.messaging import (
     PaymentTransfer,
     SettlementMode,
 )
-from resolvers import fx, ledger, settlement
+from resolvers import analytics, fx, ledger, settlement
 from resolvers.errors import DomainError, ErrorCode
 from resolvers.events import Change, Kind, changed
 from resolvers.messaging.networks import Network
@@ -298,3 +298,4 @@ async def record(session: AsyncSession, items: Sequence[Received], transfers: Se
             deferred.setdefault(item.network.code, []).extend(posted)
     for scope, legs in deferred.items():
         await settlement.record_obligations(session, scope, legs, now=now)
+    await analytics.roll_up_payments(session, [item.row.id for item in items])
