@@ -94,8 +94,10 @@ _LOCK_DEBITED = select(_DEBITED).union_all(
         ACCOUNTS.c.id == any_(bindparam("credited", type_=_ID_ARRAY))
     )
 )
-# A late credit waits at most this long for its row (milliseconds; see the module's note).
-CREDIT_WAIT_MS = 200
+# A late credit waits at most this long for its row (milliseconds; see the module's note):
+# under PostgreSQL's default deadlock_timeout (1 s), and long enough that a row held by a
+# slow but progressing transaction (a card payment's, under load) rarely runs it out.
+CREDIT_WAIT_MS = 500
 _WAIT_LATE = f"SET LOCAL lock_timeout = {CREDIT_WAIT_MS}"
 _WAIT_DEFAULT = "SET LOCAL lock_timeout = DEFAULT"
 _up_front: ContextVar[bool] = ContextVar("ledger_credits_up_front", default=False)
