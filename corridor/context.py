@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from corridor.db import WRITE_OPTION
 from corridor.settings import Settings
 from models.base import utcnow
+from resolvers import ledger
 from resolvers.access import Principal
 
 if TYPE_CHECKING:
@@ -33,30 +34,39 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger("corridor.context")
 
-# PostgreSQL: serialization failure, deadlock detected, unique violation.
-RETRY_SQLSTATES = frozenset({"40001", "40P01", "23505"})
+# PostgreSQL: serialization failure, deadlock detected, unique violation, and a lock
+# not granted within lock_timeout (the ledger's late credits: resolvers/ledger/locks.py).
+LOCK_NOT_AVAILABLE = "55P03"
+RETRY_SQLSTATES = frozenset({"40001", "40P01", "23505", LOCK_NOT_AVAILABLE})
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
 
 
 def retryable(error: DBAPIError) -> bool:
-    original = error.orig
-    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
-    if sqlstate in RETRY_SQLSTATES:
+    if _sqlstate(error) in RETRY_SQLSTATES:
         return True
-    return "database is locked" in str(original)
+    return "database is locked" in str(error.orig)
 
 
 async def with_retries(attempt: Callable[[], Awaitable[T]], attempts: int, what: str) -> T:
     """`attempt()` again (at most `attempts` times in all) when the database refuses it for
     a reason that a new try resolves: a deadlock or serialization failure, a unique key
     taken by a concurrent insert (the new try sees it and answers as a replay or
-    conflict), or SQLite's lock timeout."""
+    conflict), SQLite's lock timeout, or a late credit of the ledger that waited too
+    long for its row (the new tries lock every account up front, in id order)."""
+    up_front = False
     for number in range(1, attempts + 1):
         try:
-            return await attempt()
+            with ledger.credits_locked_up_front(up_front):
+                return await attempt()
         except DBAPIError as error:
             if number == attempts or not retryable(error):
                 raise
-            log.info("%s retried after %s", what, type(error.orig).__name__)
+            up_front = up_front or _sqlstate(error) == LOCK_NOT_AVAILABLE
+            cause = error.orig.__cause__ or error.orig  # asyncpg's own error behind the adapter's
+            log.info("%s retried after %s", what, type(cause).__name__)
     raise AssertionError("unreachable")
 
 

@@ -17,7 +17,7 @@ from models.ledger import TransferState
 from resolvers import reference
 from resolvers.access import Action, Principal, may_act_for, require
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
-from resolvers.ledger.locks import KNOWN, LAPSING, TRANSFERS, Held, lock_accounts, write_accounts
+from resolvers.ledger.locks import LAPSING, TRANSFERS, Held, known_transfers, lock_accounts, write_accounts
 from resolvers.ledger.transfers import effective_state, transfer_by_key
 from resolvers.money import fits, parse_amount
 
@@ -27,7 +27,7 @@ async def _locked_pending(session: AsyncSession, principal: Principal, transfer_
     found = await transfer_by_key(session, transfer_id)
     if found is None:
         raise not_found("No transfer with this transferId.", "transferId")
-    held = await lock_accounts(session, (found.debit_account_id, found.credit_account_id), now)
+    held = await lock_accounts(session, (found.debit_account_id,), (found.credit_account_id,), now)
     transfer = await transfer_by_key(session, transfer_id)  # as it stands under the locks
     debit, credit = held[transfer.debit_account_id], held[transfer.credit_account_id]
     if not may_act_for(principal, debit.owner_id):
@@ -131,11 +131,11 @@ async def resolve_holds(session: AsyncSession, changes: Sequence[HoldChange], *,
     keys = [change.transfer_id for change in changes]
     assert len(set(keys)) == len(keys), "each hold once"
     connection = await session.connection()
-    found = (await connection.execute(KNOWN, {"keys": keys})).all()
+    found = await known_transfers(connection, keys)
     if len(found) != len(keys):
         raise not_found("No transfer with this transferId.", "transferId")
-    held = await lock_accounts(session, (a for t in found for a in (t.debit_account_id, t.credit_account_id)), now)
-    transfers = {row.transfer_id: row for row in await connection.execute(KNOWN, {"keys": keys})}  # under the locks
+    held = await lock_accounts(session, (t.debit_account_id for t in found), (t.credit_account_id for t in found), now)
+    transfers = {row.transfer_id: row for row in await known_transfers(connection, keys)}  # under the locks
     for change in changes:
         transfer = transfers[change.transfer_id]
         state = effective_state(transfer, now)
@@ -149,7 +149,7 @@ async def resolve_holds(session: AsyncSession, changes: Sequence[HoldChange], *,
         posted_state = TransferState.VOIDED if change.post is None else TransferState.POSTED
         await _mark_resolved(session, transfer, posted_state, change.post, now)
     await write_accounts(session, held.values())
-    rows = {row.transfer_id: row for row in await connection.execute(KNOWN, {"keys": keys})}
+    rows = {row.transfer_id: row for row in await known_transfers(connection, keys)}
     return [rows[key] for key in keys]
 
 
@@ -166,7 +166,9 @@ async def expire_lapsed(session: AsyncSession, now: dt.datetime, limit: int = 50
     ).all()
     if not due:
         return 0
-    held = await lock_accounts(session, (a for row in due for a in (row.debit_account_id, row.credit_account_id)), now)
+    held = await lock_accounts(
+        session, (row.debit_account_id for row in due), (row.credit_account_id for row in due), now
+    )
     released = await connection.execute(
         update(TRANSFERS)
         .where(TRANSFERS.c.id.in_([row.id for row in due]), TRANSFERS.c.state == TransferState.PENDING)

@@ -1,5 +1,20 @@
 """The ledger's write core: its tables and prebuilt statements, and the accounts a
-transaction locks (in id order, in one statement) with their columns as it leaves them.
+transaction touches with their columns as it leaves them.
+
+Locking (PostgreSQL; SQLite's writers hold the database's write lock): an account that
+a transaction debits is locked FOR UPDATE up front, in id order, in one statement with
+the reads, since a debit checks `available`. An account that it only credits is read
+without a lock and written late by an atomic increment (a credit never lowers
+`available`, and the only limit on an account, `balance_not_negative`, is one a credit
+cannot break), so a busy merchant, FX position or fee account is not a row held for
+the whole transaction. The late increments take their row locks in id order at the
+end, waiting at most CREDIT_WAIT: a transaction that debits A and credits B and one
+that debits B and credits A would otherwise wait on each other (a cycle that
+PostgreSQL only breaks after its deadlock_timeout, a second by default). Every such
+cycle has a late increment among its waits (up-front locks alone are taken in one
+order), so the wait runs out first (SQLSTATE 55P03), the transaction rolls back, and
+its retry (`corridor.context.with_retries`) locks all its accounts up front in id
+order under `credits_locked_up_front()`, as a long-held account also needs.
 
 Statements are built once: building SQLAlchemy expressions costs more CPU per request
 than running them.
@@ -8,10 +23,13 @@ than running them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, func, insert, literal_column, update
+from sqlalchemy import BigInteger, Uuid, and_, any_, bindparam, func, insert, literal, literal_column, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -39,28 +57,73 @@ LAPSED_CREDITS = (
 )
 # The accounts a write touches, in id order, with their lapsed pending debits (holds
 # past expiry not yet swept, which no longer limit `available`).
-_LOCK = (
-    select(
-        ACCOUNTS.c.id,
-        ACCOUNTS.c.owner_id,
-        ACCOUNTS.c.currency_code,
-        ACCOUNTS.c.kind,
-        ACCOUNTS.c.debits_pending,
-        ACCOUNTS.c.debits_posted,
-        ACCOUNTS.c.credits_pending,
-        ACCOUNTS.c.credits_posted,
-        select(func.coalesce(func.sum(TRANSFERS.c.amount), 0))
-        .where(LAPSING, TRANSFERS.c.expires_at <= _NOW, TRANSFERS.c.debit_account_id == ACCOUNTS.c.id)
-        .scalar_subquery()
-        .label("lapsed_debits"),
-    )
-    .where(ACCOUNTS.c.id.in_(_IDS))
-    .order_by(ACCOUNTS.c.id)
+_COLUMNS = (
+    ACCOUNTS.c.id,
+    ACCOUNTS.c.owner_id,
+    ACCOUNTS.c.currency_code,
+    ACCOUNTS.c.kind,
+    ACCOUNTS.c.debits_pending,
+    ACCOUNTS.c.debits_posted,
+    ACCOUNTS.c.credits_pending,
+    ACCOUNTS.c.credits_posted,
 )
-_LOCK_FOR_UPDATE = _LOCK.with_for_update(of=ACCOUNTS)
+_LAPSED = (
+    select(func.coalesce(func.sum(TRANSFERS.c.amount), 0))
+    .where(LAPSING, TRANSFERS.c.expires_at <= _NOW, TRANSFERS.c.debit_account_id == ACCOUNTS.c.id)
+    .scalar_subquery()
+    .label("lapsed_debits")
+)
+_LOCK = select(*_COLUMNS, _LAPSED).where(ACCOUNTS.c.id.in_(_IDS)).order_by(ACCOUNTS.c.id)
+# PostgreSQL: membership in an array parameter, so that a statement's text (and asyncpg's
+# prepared statement) is the same whatever the number of accounts or keys; locked FOR NO
+# KEY UPDATE, the lock an UPDATE of the balance columns takes: unlike FOR UPDATE, it lets
+# the foreign-key checks of a concurrent insert of a transfer (FOR KEY SHARE on both
+# accounts) through, so an insert never waits on an account another writer holds.
+_ID_ARRAY = ARRAY(BigInteger)
+_LOCK_FOR_UPDATE = (
+    select(*_COLUMNS, _LAPSED)
+    .where(ACCOUNTS.c.id == any_(bindparam("ids", type_=_ID_ARRAY)))
+    .order_by(ACCOUNTS.c.id)
+    .with_for_update(of=ACCOUNTS, key_share=True)
+)
+# The debited accounts locked in id order (the CTE returns the rows as locked, never an
+# older version), the credited-only ones read as they stand.
+_DEBITED = _LOCK_FOR_UPDATE.cte("debited")
+_LOCK_DEBITED = select(_DEBITED).union_all(
+    select(*_COLUMNS, literal(0).label("lapsed_debits")).where(
+        ACCOUNTS.c.id == any_(bindparam("credited", type_=_ID_ARRAY))
+    )
+)
+# A late credit waits at most this long for its row (milliseconds; see the module's note):
+# under PostgreSQL's default deadlock_timeout (1 s), and long enough that a row held by a
+# slow but progressing transaction (a card payment's, under load) rarely runs it out.
+CREDIT_WAIT_MS = 500
+_WAIT_LATE = f"SET LOCAL lock_timeout = {CREDIT_WAIT_MS}"
+_WAIT_DEFAULT = "SET LOCAL lock_timeout = DEFAULT"
+_up_front: ContextVar[bool] = ContextVar("ledger_credits_up_front", default=False)
+
+
+@contextmanager
+def credits_locked_up_front(up_front: bool = True) -> Iterator[None]:
+    """While the block runs (in this task), writes lock the accounts they only credit up
+    front with the debited ones, in id order, and wait for them as long as it takes."""
+    token = _up_front.set(up_front)
+    try:
+        yield
+    finally:
+        _up_front.reset(token)
+
+
 KNOWN = select(TRANSFERS).where(TRANSFERS.c.transfer_id.in_(bindparam("keys", expanding=True)))
+_PG_KNOWN = select(TRANSFERS).where(TRANSFERS.c.transfer_id == any_(bindparam("keys", type_=ARRAY(Uuid))))
 BY_KEY = select(TRANSFERS).where(TRANSFERS.c.transfer_id == bindparam("key"))
-INSERT_TRANSFERS = insert(TRANSFERS).returning(TRANSFERS.c.id, sort_by_parameter_order=True)
+_INSERT_TRANSFERS = insert(TRANSFERS)
+_LAST_IDS = select(
+    func.last_insert_rowid(),
+    select(TRANSFERS.c.transfer_id)
+    .where(TRANSFERS.c.id == func.last_insert_rowid() - bindparam("count") + 1)
+    .scalar_subquery(),
+)
 _ADD_TO_ACCOUNT = (
     update(ACCOUNTS)
     .where(ACCOUNTS.c.id == bindparam("key"))
@@ -71,6 +134,30 @@ _ADD_TO_ACCOUNT = (
         credits_posted=ACCOUNTS.c.credits_posted + bindparam("d_cpost"),
     )
 )
+# PostgreSQL, at the driver (no per-row work in SQLAlchemy): all new transfers in one
+# INSERT from arrays, and all accounts' net changes in one UPDATE from arrays, its rows
+# locked in id order first (the late credits' order, see the module's note).
+_PG_INSERT_TRANSFERS = """
+INSERT INTO transfer (transfer_id, debit_account_id, credit_account_id, amount, currency_code, state,
+                      timeout_seconds, expires_at, posted_amount, pending, reference, created_at)
+SELECT k, d, c, a, cur, st, t, e, p, pend, r, $12::timestamptz
+FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::bigint[], $5::varchar[], $6::varchar[],
+            $7::integer[], $8::timestamptz[], $9::bigint[], $10::boolean[], $11::varchar[])
+     AS n(k, d, c, a, cur, st, t, e, p, pend, r)
+RETURNING id, transfer_id
+"""
+_PG_ADD_TO_ACCOUNTS = """
+WITH change(id, dpend, dpost, cpend, cpost) AS (
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
+), locked AS (
+    SELECT account.id FROM account JOIN change USING (id) ORDER BY account.id FOR NO KEY UPDATE OF account
+)
+UPDATE account SET debits_pending = account.debits_pending + change.dpend,
+                   debits_posted = account.debits_posted + change.dpost,
+                   credits_pending = account.credits_pending + change.cpend,
+                   credits_posted = account.credits_posted + change.cpost
+FROM change JOIN locked USING (id) WHERE account.id = change.id
+"""
 
 
 @dataclass(slots=True)
@@ -87,6 +174,7 @@ class Held:
     credits_posted: int
     lapsed_debits: int = 0
     changed: bool = False
+    locked: bool = True  # False: only credited, read without a lock, written by a late increment
     start: tuple[int, int, int, int] = field(default=(0, 0, 0, 0))
 
     @property
@@ -100,15 +188,29 @@ class Held:
         (self.debits_pending, self.debits_posted, self.credits_pending, self.credits_posted, self.changed) = snapshot
 
 
-async def lock_accounts(session: AsyncSession, ids: Iterable[int], now: dt.datetime) -> dict[int, Held]:
-    """Lock the accounts in id order, in one statement, and read their columns and lapsed holds."""
-    ordered = sorted(set(ids))
-    if not ordered:
+async def lock_accounts(
+    session: AsyncSession, debited: Iterable[int], credited: Iterable[int], now: dt.datetime
+) -> dict[int, Held]:
+    """Read the accounts, their columns and lapsed holds, in one statement: the debited
+    ones locked in id order; the only-credited ones too under `credits_locked_up_front`,
+    else read without a lock (see the module's note)."""
+    debits = set(debited)
+    credits = set(credited) - debits
+    if not debits and not credits:
         return {}
     connection = await session.connection()
-    statement = _LOCK_FOR_UPDATE if connection.dialect.name == "postgresql" else _LOCK
+    if connection.dialect.name != "postgresql":
+        statement, values, late = _LOCK, {"ids": sorted(debits | credits), "now": now}, set()
+    elif _up_front.get() or not credits:
+        statement, values, late = _LOCK_FOR_UPDATE, {"ids": sorted(debits | credits), "now": now}, set()
+    else:
+        statement, values, late = (
+            _LOCK_DEBITED,
+            {"ids": sorted(debits), "credited": sorted(credits), "now": now},
+            credits,
+        )
     held: dict[int, Held] = {}
-    for row in await connection.execute(statement, {"ids": ordered, "now": now}):
+    for row in (await connection.execute(statement, values)).all():
         columns = (row.debits_pending, row.debits_posted, row.credits_pending, row.credits_posted)
         held[row.id] = Held(
             row.id,
@@ -118,24 +220,86 @@ async def lock_accounts(session: AsyncSession, ids: Iterable[int], now: dt.datet
             *columns,
             lapsed_debits=int(row.lapsed_debits),
             start=columns,
+            locked=row.id not in late,
         )
     return held
 
 
 async def write_accounts(session: AsyncSession, held: Iterable[Held]) -> None:
-    """Add each changed account's net change, in one executemany."""
-    changes = [
-        {
-            "key": account.id,
-            "d_dpend": account.debits_pending - account.start[0],
-            "d_dpost": account.debits_posted - account.start[1],
-            "d_cpend": account.credits_pending - account.start[2],
-            "d_cpost": account.credits_posted - account.start[3],
-        }
-        for account in sorted(held, key=lambda a: a.id)
-        if account.changed
-    ]
-    if not changes:
+    """Add each changed account's net change, in id order, in one statement; the late
+    increments (accounts read without a lock) wait at most CREDIT_WAIT_MS for their rows."""
+    changed = sorted((account for account in held if account.changed), key=lambda a: a.id)
+    if not changed:
         return
+    changes = [
+        (
+            account.id,
+            account.debits_pending - account.start[0],
+            account.debits_posted - account.start[1],
+            account.credits_pending - account.start[2],
+            account.credits_posted - account.start[3],
+        )
+        for account in changed
+    ]
     connection = await session.connection()
-    await connection.execute(_ADD_TO_ACCOUNT, changes)
+    if connection.dialect.name != "postgresql":
+        await connection.execute(_ADD_TO_ACCOUNT, [dict(zip(_CHANGE_KEYS, change, strict=True)) for change in changes])
+        return
+    late = not all(account.locked for account in changed)
+    if late:
+        await connection.exec_driver_sql(_WAIT_LATE)
+    await connection.exec_driver_sql(_PG_ADD_TO_ACCOUNTS, tuple(map(list, zip(*changes, strict=True))))
+    if late:
+        await connection.exec_driver_sql(_WAIT_DEFAULT)
+
+
+_CHANGE_KEYS = ("key", "d_dpend", "d_dpost", "d_cpend", "d_cpost")
+
+
+async def known_transfers(connection, keys: Iterable) -> list:
+    """The stored transfers with these transferIds, in one statement."""
+    keys = list(keys)
+    if not keys:
+        return []
+    statement = _PG_KNOWN if connection.dialect.name == "postgresql" else KNOWN
+    return (await connection.execute(statement, {"keys": keys})).all()
+
+
+async def insert_transfers(session: AsyncSession, new: list) -> None:
+    """Insert new transfers (rows of the transfer table not yet stored) in one statement,
+    and give each its row id."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        columns = [
+            [t.transfer_id for t in new],
+            [t.debit_account_id for t in new],
+            [t.credit_account_id for t in new],
+            [t.amount for t in new],
+            [t.currency_code for t in new],
+            [t.state.value for t in new],
+            [t.timeout_seconds for t in new],
+            [t.expires_at for t in new],
+            [t.posted_amount for t in new],
+            [t.pending for t in new],
+            [t.reference for t in new],
+        ]
+        created = {t.created_at for t in new}
+        assert len(created) == 1, "one transaction's transfers are created at one time"
+        result = await connection.exec_driver_sql(_PG_INSERT_TRANSFERS, (*columns, created.pop()))
+        ids = {key: row_id for row_id, key in result.all()}
+        for transfer in new:
+            transfer.id = ids[transfer.transfer_id]
+        return
+    # SQLite: a plain executemany (no RETURNING, which makes SQLAlchemy render and process
+    # the rows as multi-row VALUES). Under the database's write lock, rows without an
+    # explicit id get the largest id plus one, in order (the table has no AUTOINCREMENT
+    # and never nears the largest id), so the last id gives them all; checked by the key.
+    rows = [{column: getattr(t, column) for column in _TRANSFER_COLUMNS} for t in new]
+    await connection.execute(_INSERT_TRANSFERS, rows)
+    last, first_key = (await connection.execute(_LAST_IDS, {"count": len(new)})).one()
+    assert first_key == new[0].transfer_id, "transfer ids are assigned in order"
+    for offset, transfer in enumerate(new, start=last - len(new) + 1):
+        transfer.id = offset
+
+
+_TRANSFER_COLUMNS = [column.name for column in TRANSFERS.columns if column.name != "id"]

@@ -16,7 +16,7 @@ from models.ledger import TransferState
 from resolvers import reference
 from resolvers.access import SYSTEM, Action, Principal, may_act_for, require
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
-from resolvers.ledger.locks import INSERT_TRANSFERS, KNOWN, Held, lock_accounts, write_accounts
+from resolvers.ledger.locks import Held, insert_transfers, known_transfers, lock_accounts, write_accounts
 from resolvers.money import fits, parse_amount
 
 MAX_BATCH = 8189
@@ -146,7 +146,8 @@ async def create_transfer_groups(session: AsyncSession, groups: Sequence[Transfe
     one account update serve them all (group commit)."""
     units = await reference.minor_units(session)
     live = [(group, index, amount) for group in groups for index, amount in _checked(group, units)]
-    held = await lock_accounts(session, (a for g, i, _ in live for a in _accounts_of(g.specs[i])), now)
+    specs = [group.specs[index] for group, index, _ in live]
+    held = await lock_accounts(session, (s.debit_account_id for s in specs), (s.credit_account_id for s in specs), now)
     known = await _known(session, {g.specs[i].transfer_id for g, i, _ in live if not g.specs[i].fresh})
     entries: dict[int, list[tuple[int, int]]] = {}
     for group, index, amount in live:
@@ -155,7 +156,7 @@ async def create_transfer_groups(session: AsyncSession, groups: Sequence[Transfe
     for group in groups:
         new.extend(_apply_group(group, entries.get(id(group), []), held, known, now))
     if new:
-        await _insert(session, new)
+        await insert_transfers(session, new)
         await write_accounts(session, held.values())
 
 
@@ -186,10 +187,8 @@ def _checked(group: TransferGroup, units: dict[str, int]) -> list[tuple[int, int
 
 async def _known(session: AsyncSession, keys: set[uuid.UUID]) -> dict:
     """The stored transfers with these keys (transferId), by key."""
-    if not keys:
-        return {}
     connection = await session.connection()
-    return {row.transfer_id: row for row in await connection.execute(KNOWN, {"keys": list(keys)})}
+    return {row.transfer_id: row for row in await known_transfers(connection, keys)}
 
 
 def _apply_group(
@@ -226,32 +225,6 @@ def _apply_group(
                 ErrorCode.ATOMIC_BATCH_FAILED, "Not applied: another transfer in the atomic batch failed."
             )
     return []
-
-
-async def _insert(session: AsyncSession, new: list[NewTransfer]) -> None:
-    """Insert the new transfers in one statement and give each its row id."""
-    rows = [
-        {
-            "transfer_id": t.transfer_id,
-            "debit_account_id": t.debit_account_id,
-            "credit_account_id": t.credit_account_id,
-            "amount": t.amount,
-            "currency_code": t.currency_code,
-            "state": t.state,
-            "timeout_seconds": t.timeout_seconds,
-            "expires_at": t.expires_at,
-            "posted_amount": t.posted_amount,
-            "pending": t.pending,
-            "reference": t.reference,
-            "created_at": t.created_at,
-            "resolved_at": None,
-        }
-        for t in new
-    ]
-    connection = await session.connection()
-    result = await connection.execute(INSERT_TRANSFERS, rows)
-    for transfer, (new_id,) in zip(new, result.all(), strict=True):
-        transfer.id = new_id
 
 
 def _apply(
