@@ -14,11 +14,13 @@ from strawberry.types import Info
 from corridor.context import Context
 from models import cards as card_models
 from models import fx as fx_models
-from models import ledger as ledger_models
 from models import messaging as messaging_models
 from models import reference as reference_models
 from models import settlement as settlement_models
 from resolvers import access, cards, ledger, messaging, reference, rows, settlement
+
+# Currency code -> its row (plain, immutable), for every request of the process.
+_currencies: dict[str, Any] = {}
 
 
 class SharedLoader(DataLoader):
@@ -59,7 +61,20 @@ class Loaders:
 
     @cached_property
     def currency(self) -> DataLoader:
-        return self._rows(reference_models.Currency)
+        """code -> the currency's row, read once per process: currencies never change once
+        migrated (no API writes them; resolvers.reference reads their minor units once too)."""
+        read = self._ctx.read
+        table = reference_models.Currency.__table__
+
+        async def load(codes: Sequence[str]) -> list[Any]:
+            missing = [code for code in codes if code not in _currencies]
+            if missing:
+                for row in await read(lambda session: rows.table_rows_by_id(session, table, missing)):
+                    if row is not None:
+                        _currencies[row.code] = row
+            return [_currencies.get(code) for code in codes]
+
+        return SharedLoader(load_fn=load)
 
     @cached_property
     def country(self) -> DataLoader:
@@ -76,7 +91,9 @@ class Loaders:
 
     @cached_property
     def account(self) -> DataLoader:
-        return self._rows(ledger_models.Account)
+        """account id -> the account, as a plain row (ORM objects cost more to build and to
+        read, and nothing changes what a loader hands out)."""
+        return self._loader(ledger.accounts_by_id)
 
     @cached_property
     def transfer(self) -> DataLoader:
