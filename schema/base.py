@@ -7,12 +7,14 @@ import base64
 import binascii
 import datetime as dt
 import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from corridor.context import Context
 from resolvers.access import Principal
@@ -155,11 +157,55 @@ def page_info(page, key: Callable[[Any], int]) -> PageInfo:
     )
 
 
+# ---------------------------------------------------------------- plain resolvers
+
+
+def install_plain_resolvers(schema: strawberry.Schema, type_name: str, *fields: str) -> None:
+    """Let graphql-core call these fields' own functions, `(self, info)`, without strawberry's
+    wrapper around each call (an Info object, argument conversion, the extension chain),
+    which on a page of rows cost more than the fields themselves. Only for what the wrapper
+    adds nothing to, checked here so that a field that changes fails the build: no
+    argument, no extension, no permission class, a function of `self` and `info` that uses
+    of `info` only `context` (graphql-core's info has the same). Such a function may return
+    its value or an awaitable (graphql-core awaits either)."""
+    definition = schema.get_type_by_name(type_name)
+    graphql_type = schema._schema.type_map[type_name]
+    for name in fields:
+        field = definition.get_field(name)
+        resolver = field.base_resolver
+        assert resolver is not None and not field.arguments, f"{type_name}.{name}: not a plain resolver"
+        assert not field.extensions and not field.permission_classes, f"{type_name}.{name}: would be skipped"
+        function = resolver.wrapped_func
+        assert list(inspect.signature(function).parameters) == ["self", "info"], f"{type_name}.{name}: (self, info)"
+        graphql_type.fields[schema.config.name_converter.get_graphql_name(field)].resolve = function
+
+
 # ---------------------------------------------------------------- request helpers
 
 
 def context(info: Info) -> Context:
     return info.context
+
+
+def selected(info: Info, *path: str) -> frozenset[str]:
+    """The names of the fields the query selects at `path` below the field being resolved
+    (`selected(info, "edges", "node")`), through fragments and whatever their directives
+    say: what a page may load for its rows at once, before their fields ask."""
+    level = [child for field in info.selected_fields for child in field.selections]  # the field's own
+    for name in path:
+        level = [child for field in _fields(level) if field.name == name for child in field.selections]
+    return frozenset(field.name for field in _fields(level))
+
+
+def _fields(selections) -> list:
+    """The fields of a selection list, its fragments and inline fragments spread."""
+    found = []
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            found.append(selection)
+        else:
+            found.extend(_fields(selection.selections))
+    return found
 
 
 def principal(info: Info) -> Principal:
