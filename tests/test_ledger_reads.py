@@ -5,31 +5,20 @@ released, visibility per row, money exact), whichever way the query selects them
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from bench.load import ACCOUNTS_QUERY, TRANSFERS_QUERY
 from models.access import Role
-from models.base import set_clock_skew
+from tests import test_ledger
 from tests.ledger_world import ACCOUNT, account, balances, build, pk, send, transfer
+
+clock = test_ledger.clock  # the fixture that moves the service's clock
 
 # Statements of each page by engine (SQLite's BEGIN is a statement too): the institution, its
 # page of accounts, their lapsed holds (7 and 6 before the page loaded its rows' fields at
 # once); the account, its page of transfers, their accounts (5 and 4 before).
 ACCOUNTS_STATEMENTS = {"sqlite": 4, "postgresql": 3}
 TRANSFERS_STATEMENTS = {"sqlite": 4, "postgresql": 3}
-
-
-@pytest.fixture
-def clock():
-    """Move the service's clock forward: `clock(seconds)`."""
-
-    def forward(seconds: float) -> None:
-        set_clock_skew(dt.timedelta(seconds=seconds))
-
-    yield forward
-    set_clock_skew(dt.timedelta(0))
 
 
 async def sber_page(api, customers: int = 6):
