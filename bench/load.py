@@ -28,6 +28,12 @@ next request when the previous answer has arrived):
 - pacs008: submitIso20022 with a pacs.008.001.08 document of 1,000 such credit
           transfer transactions (ClrSys/Prtry BENCHRTGS); payments/s (transactions)
           and requests/s.
+- accounts: a read a frontend makes all day: a page of 100 accounts of one bank
+          (institution(bic:) { accounts(first: 100) }), each with its id, name, currency
+          code, the four balance columns and its owner's name and BIC; requests/s, p50, p99.
+- transfers: another: an account's 50 latest transfers (node(id:) { ... on Account {
+          transfers(first: 50) } }), each with its id, amount, state, time and both
+          accounts' names; requests/s, p50, p99.
 
 Every request body is built with json.dumps, with fresh uuid4 transferIds (and
 authorizationIds, UETRs); the pacs.008 text is built by string joins, every value
@@ -35,7 +41,10 @@ XML-escaped. A request counts only when it is answered 200 without GraphQL error
 every transfer in it was created without errors; a transfer counts only when it was
 created without errors. An interbank payment counts only when it comes back SETTLED,
 a sendPayment request only when its payment did and it has no errors, a pacs.008
-request only when all 1,000 payments did and its errors are empty. In the card scenarios each client pays with a
+request only when all 1,000 payments did and its errors are empty. A read (accounts,
+transfers) counts only when it returns the whole page (100 accounts, each held by the
+bank asked for, with every balance; 50 transfers, each touching the account asked for,
+with both names). In the card scenarios each client pays with a
 card of its own (bench.prepare: one card per client, each on its own well-funded
 account); an authorization counts only when it is approved with the expected route,
 amounts and fee, a capture only when it reads CAPTURED for the whole amount, and a
@@ -68,9 +77,20 @@ FLOOR_BODY = json.dumps({"query": "{ __typename }"}).encode()
 BATCH_SIZE = 1000
 AMOUNT = "0.01"
 CURRENCY = "RUB"
-SCENARIOS = ("floor", "batch", "single", "hot", "card", "card_fx", "payment", "pacs008")
+SCENARIOS = ("floor", "batch", "single", "hot", "card", "card_fx", "payment", "pacs008", "accounts", "transfers")
 CARD_SCENARIOS = ("card", "card_fx")
 PAYMENT_SCENARIOS = ("payment", "pacs008")
+READ_SCENARIOS = ("accounts", "transfers")
+ACCOUNTS_PAGE = 100
+TRANSFERS_PAGE = 50
+ACCOUNTS_QUERY = (
+    "query($bic: String!, $first: Int!) { institution(bic: $bic) { accounts(first: $first) { edges { node {"
+    " id name currency { code } debitsPending debitsPosted creditsPending creditsPosted owner { name bic } } } } } }"
+)
+TRANSFERS_QUERY = (
+    "query($id: ID!, $first: Int!) { node(id: $id) { ... on Account { transfers(first: $first) { edges { node {"
+    " id amount { amount currency } state createdAt debitAccount { id name } creditAccount { id name } } } } } } }"
+)
 PACS008_SIZE = 1000  # credit transfer transactions in each pacs008 document
 SEND_PAYMENT = (
     "mutation($input: SendPaymentInput!) { sendPayment(input: $input) {"
@@ -92,6 +112,7 @@ CAPTURE = (
 STEPS = ("authorizePayment", "capturePayment")
 
 REQUEST_TIMEOUT = 30.0  # seconds; a request taking longer is a failure
+CONNECT_PAUSE = 0.005  # seconds between opening one connection and the next
 MAX_REQUESTS_PER_CLIENT = 10_000_000  # a bound on every client loop besides its deadline
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -221,6 +242,14 @@ def body_maker(config: dict):
         return lambda: _transfers_body([_transfer(*distinct_pair())])
     if scenario == "hot":
         return lambda: _transfers_body([_transfer(hot, random.choice(customers))])
+    if scenario in READ_SCENARIOS:
+        reads = config["reads"]
+        if scenario == "accounts":
+            request = {"query": ACCOUNTS_QUERY, "variables": {"bic": reads["bic"], "first": ACCOUNTS_PAGE}}
+        else:
+            request = {"query": TRANSFERS_QUERY, "variables": {"id": reads["account"], "first": TRANSFERS_PAGE}}
+        body = json.dumps(request).encode()
+        return lambda: body
     if scenario in PAYMENT_SCENARIOS:
         network = config["payments"]
         pair = payment_pair_maker(network["holders"])
@@ -249,13 +278,20 @@ def graphql_data(status: int, body: bytes, failures: Counter) -> dict | None:
     return document["data"]
 
 
-def check(scenario: str, status: int, body: bytes, tally: Tally) -> None:
+def check(scenario: str, status: int, body: bytes, tally: Tally, config: dict | None = None) -> None:
     """Count one answer: a good request, its created transfers, or what failed."""
     data = graphql_data(status, body, tally.failures)
     if data is None:
         return
     if scenario == "floor":
         tally.requests += 1
+        return
+    if scenario in READ_SCENARIOS:
+        problem = read_problem(scenario, data, config["reads"])
+        if problem is None:
+            tally.requests += 1
+        else:
+            tally.failures[problem] += 1
         return
     if scenario in PAYMENT_SCENARIOS:
         check_payments(scenario, data, tally)
@@ -273,6 +309,53 @@ def check(scenario: str, status: int, body: bytes, tally: Tally) -> None:
             tally.transfers += 1
     if all_created:
         tally.requests += 1
+
+
+BALANCES = ("debitsPending", "debitsPosted", "creditsPending", "creditsPosted")
+
+
+def _accounts_problem(data: dict, bic: str) -> str | None:
+    institution = data["institution"]
+    if institution is None:
+        return "no institution"
+    nodes = [edge["node"] for edge in institution["accounts"]["edges"]]
+    if len(nodes) != ACCOUNTS_PAGE:
+        return f"{len(nodes)} accounts, not {ACCOUNTS_PAGE}"
+    for node in nodes:
+        if node["owner"]["bic"] != bic or not node["owner"]["name"]:
+            return f"an account of {node['owner']['bic']}"
+        if node["currency"]["code"] != "RUB" or not node["name"] or not node["id"]:
+            return "an account without its id, name or currency"
+        try:
+            if any(Decimal(node[column]) < 0 for column in BALANCES):
+                return "a negative balance column"
+        except (InvalidOperation, TypeError):
+            return "a balance that is not a Decimal"
+    return None
+
+
+def _transfers_problem(data: dict, account: str) -> str | None:
+    found = data["node"]
+    if found is None:
+        return "no account"
+    nodes = [edge["node"] for edge in found["transfers"]["edges"]]
+    if len(nodes) != TRANSFERS_PAGE:
+        return f"{len(nodes)} transfers, not {TRANSFERS_PAGE}"
+    for node in nodes:
+        if account not in (node["debitAccount"]["id"], node["creditAccount"]["id"]):
+            return "a transfer of another account"
+        if not node["debitAccount"]["name"] or not node["creditAccount"]["name"]:
+            return "a transfer without its accounts' names"
+        if _money(node["amount"]) is None or not node["state"] or not node["createdAt"]:
+            return "a transfer without its amount, state or time"
+    return None
+
+
+def read_problem(scenario: str, data: dict, reads: dict) -> str | None:
+    """Why a read's answer is not the whole page asked for, or None."""
+    if scenario == "accounts":
+        return _accounts_problem(data, reads["bic"])
+    return _transfers_problem(data, reads["account"])
 
 
 def _settled(payment: dict | None, tally: Tally) -> bool:
@@ -416,7 +499,8 @@ async def card_client(connection: Connection, config: dict, pan: str, deadline: 
 # ---------------------------------------------------------------- the loop
 
 
-async def client(connection: Connection, scenario: str, next_body, deadline: float, tally: Tally) -> None:
+async def client(connection: Connection, config: dict, next_body, deadline: float, tally: Tally) -> None:
+    scenario = config["scenario"]
     for _ in range(MAX_REQUESTS_PER_CLIENT):
         if time.perf_counter() >= deadline:
             return
@@ -429,7 +513,7 @@ async def client(connection: Connection, scenario: str, next_body, deadline: flo
             await asyncio.sleep(0.05)  # do not spin against a server that is gone
             continue
         tally.latencies.append(time.perf_counter() - start)
-        check(scenario, status, answer, tally)
+        check(scenario, status, answer, tally, config)
 
 
 async def phase(connections: list[Connection], config: dict, seconds: float) -> tuple[Tally, float]:
@@ -442,7 +526,7 @@ async def phase(connections: list[Connection], config: dict, seconds: float) -> 
         clients = [card_client(c, config, pans[k % len(pans)], deadline, tally) for k, c in enumerate(connections)]
     else:
         next_body = body_maker(config)
-        clients = [client(c, config["scenario"], next_body, deadline, tally) for c in connections]
+        clients = [client(c, config, next_body, deadline, tally) for c in connections]
     await asyncio.gather(*clients)
     if config["scenario"] in CARD_SCENARIOS:
         for name, counts in tally.steps.items():
@@ -459,9 +543,25 @@ def percentile(ordered: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+async def open_one_by_one(connections: list[Connection]) -> None:
+    """Open the connections one after another, each with a floor request (not counted).
+
+    Opened all at once, they reach the server in one burst, and the first of its workers
+    to wake accepts the lot (asyncio accepts all that wait): a keep-alive connection stays
+    with the worker that accepted it, so a run could measure one worker of two. One by
+    one, each goes to whichever worker is waiting first."""
+    for connection in connections:
+        try:
+            await asyncio.wait_for(connection.post_graphql(FLOOR_BODY), REQUEST_TIMEOUT)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, HTTPError, TimeoutError):
+            pass  # the measurement counts what fails
+        await asyncio.sleep(CONNECT_PAUSE)
+
+
 async def measure(config: dict) -> dict:
     connections = [Connection(config["port"], config["secret"]) for _ in range(config["clients"])]
     try:
+        await open_one_by_one(connections)
         if config["warmup"] > 0:
             await phase(connections, config, config["warmup"])
         cpu_start = time.process_time()

@@ -11,6 +11,11 @@ CUSTOMER RUB accounts spread over them, each funded from the ISSUANCE account
 (createTransfers, 1,000 a request), and one "hot" customer account funded with
 a very large amount, which the hot-account path debits on every request.
 
+The read scenarios (accounts, transfers) read what is there: the first 100 accounts of
+Sberbank (it holds a quarter of the customers, the hot account and half the cards'), and
+the history of a "History account" of Sberbank's, funded, then HISTORY transfers of 0.01
+RUB with random customer accounts, every other one the other way.
+
 The interbank scenarios (payment, pacs008) get an RTGS network of their own, as
 tests/messaging_world.py builds one: a NETWORK_OPERATOR institution (BNCHRUMM) running
 BENCHRTGS (RU, RUB, RTGS); the four commercial banks ACTIVE members of it, each with a
@@ -43,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import random
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_UP, Decimal
@@ -60,6 +66,9 @@ CUSTOMER_FUNDS = "1000000.00"  # RUB each: far more than the runs move out of an
 HOT_FUNDS = "1000000000000.00"  # RUB: the hot account is debited 0.01 on every request
 FUNDING_BATCH = 1000
 PARALLEL = 8  # connections used to open the accounts
+HISTORY = 120  # transfers of the History account (the transfers scenario reads its latest 50)
+HISTORY_FUNDS = "1000.00"  # RUB
+HISTORY_AMOUNT = "0.01"  # RUB
 
 CENTRAL_BANK = ("Bank of Russia", "CBRFRUMM")
 BANKS = [("Sberbank", "SABRRUMM"), ("VTB", "VTBRRUMM"), ("Alfa-Bank", "ALFARUMM"), ("Gazprombank", "GAZPRUMM")]
@@ -169,15 +178,25 @@ class PaymentWorld:
 
 
 @dataclass
+class ReadWorld:
+    """What the read scenarios read: the bank whose accounts page is read, and the
+    account whose transfers are."""
+
+    bic: str
+    account: str  # opaque Account id, with HISTORY transfers or more
+
+
+@dataclass
 class World:
     """What the measurements need: the key, the customer accounts, the hot account, the
-    cards, the interbank network."""
+    cards, the interbank network, what the reads read."""
 
     secret: str
     customers: list[str]  # opaque Account ids
     hot: str
     cards: CardWorld | None = None
     payments: PaymentWorld | None = None
+    reads: ReadWorld | None = None
 
 
 def luhn(prefix: str, length: int = 16) -> str:
@@ -286,6 +305,30 @@ async def _fund(connection: Connection, issuance: str, credits: list[tuple[str, 
         failed = [result for result in results if result["errors"] or not result["created"]]
         if failed:
             raise RuntimeError(f"{len(failed)} funding transfers failed, e.g. {failed[0]}")
+
+
+async def _build_history(connection: Connection, rub_issuance: str, bank: str, customers: list[str]) -> str:
+    """The History account of the module's docstring, with its HISTORY transfers."""
+    account = await _account(connection, bank, "History account", "CUSTOMER")
+    await _fund(connection, rub_issuance, [(account, HISTORY_FUNDS)])
+    transfers = []
+    for n in range(HISTORY):
+        other = random.choice(customers)
+        debit, credit = (account, other) if n % 2 == 0 else (other, account)
+        transfers.append(
+            {
+                "transferId": str(uuid.uuid4()),
+                "debitAccountId": debit,
+                "creditAccountId": credit,
+                "amount": HISTORY_AMOUNT,
+                "currency": "RUB",
+            }
+        )
+    results = (await _call(connection, TRANSFERS, {"t": transfers}))["createTransfers"]["results"]
+    failed = [result for result in results if result["errors"] or not result["created"]]
+    if failed:
+        raise RuntimeError(f"{len(failed)} history transfers failed, e.g. {failed[0]}")
+    return account
 
 
 async def _ok(connection: Connection, query: str, variables: dict, field_name: str) -> dict:
@@ -444,7 +487,9 @@ async def build(port: int, secret: str, customers: int = CUSTOMERS, cards: int =
         card_world = await _build_cards(first, issuance, banks[0], banks[1], cards)
         bank_ids = {bic: bank for (_, bic), bank in zip(BANKS, banks, strict=True)}
         payment_world = await _build_network(first, issuance, bank_ids, held)
+        history = await _build_history(first, issuance, banks[0], accounts)
     finally:
         for connection in connections:
             connection.close()
-    return World(secret=secret, customers=accounts, hot=hot, cards=card_world, payments=payment_world)
+    reads = ReadWorld(bic=BANKS[0][1], account=history)
+    return World(secret=secret, customers=accounts, hot=hot, cards=card_world, payments=payment_world, reads=reads)

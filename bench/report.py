@@ -8,7 +8,10 @@ Targets shown next to the figures:
 - payment (sendPayment, one a request) >= 0.4 x single, requests/s (every engine and
   worker count);
 - pacs008 (a 1,000-transaction pacs.008) >= 0.2 x batch, its payments/s over the
-  batch's transfers/s (every engine and worker count).
+  batch's transfers/s (every engine and worker count);
+- accounts (a page of 100 accounts) >= 0.04 x floor and transfers (an account's 50
+  latest transfers) >= 0.1 x floor, requests/s over the floor's requests/s of the same
+  server (every engine and worker count).
 
 The card payments (card, card_fx) have no target: each is shown as payments/s with
 its ratio to the floor measured with the same server (payments/s / floor req/s; a
@@ -62,6 +65,8 @@ SINGLE_TARGET_P99_MS = 100
 SINGLE_TARGET_WHERE = ("postgres", 2)  # (engine, workers)
 OBLIGATIONS_TARGET = 0.2  # at most this share of a card payment
 ANALYTICS_TARGET = 20  # at most this many times the floor's latency
+READ_TARGETS = {"accounts": 0.04, "transfers": 0.1}  # x floor (requests/s)
+READ_PATHS = {"accounts": "accounts: a page of 100", "transfers": "transfers: an account's latest 50"}
 
 
 def _proc_field(path: str, name: str) -> str:
@@ -140,6 +145,17 @@ def _card_rows(name: str, workers: int, path: str, card: dict, floor: dict | Non
         timing = {**step, "client_cpu": None}
         rows.append(_row(name, workers, f"  {step_name}", f"{_n(step['requests_per_s'])} req/s", timing))
     return rows
+
+
+def _read_row(name: str, workers: int, path: str, read: dict, floor: dict | None) -> list[str]:
+    """A read scenario's row: requests/s against the floor of the same server."""
+    ratio = met = ""
+    target = f">= {READ_TARGETS[path]} x floor"
+    if floor and floor["requests_per_s"]:
+        value = read["requests_per_s"] / floor["requests_per_s"]
+        ratio, met = f"{value:.3f} x floor", _met(value >= READ_TARGETS[path])
+    label = f"{READ_PATHS[path]} ({read['clients']} clients)"
+    return _row(name, workers, label, f"{_n(read['requests_per_s'])} req/s", read, ratio, target, met)
 
 
 def _timed(ms: float | None, failures: dict) -> dict:
@@ -290,6 +306,9 @@ def engine_rows(engine: dict) -> list[list[str]]:
         for path in CARD_PATHS:
             if path in paths:
                 rows.extend(_card_rows(name, workers, path, paths[path], floor))
+        for path in READ_PATHS:
+            if path in paths:
+                rows.append(_read_row(name, workers, path, paths[path], floor))
 
         if "settlement" in paths:
             rows.extend(_settlement_rows(name, workers, paths["settlement"], floor))
@@ -391,6 +410,11 @@ def markdown(
         "- pacs.008 of 1,000: submitIso20022 with a pacs.008.001.08 of 1,000 such transactions (fresh UETRs,",
         "  ClrSys/Prtry BENCHRTGS), 2 x workers clients; only SETTLED payments count, a request when all 1,000",
         "  did and its errors are empty. ratio = payments/s / batch transfers/s of the same worker count.",
+        "- accounts: institution(bic:) { accounts(first: 100) } of Sberbank, each account's id, name, currency",
+        "  code, four balance columns and owner's name and BIC, 32 clients; transfers: node(id:) { ... on Account",
+        "  { transfers(first: 50) } } of an account with 120 transfers, each one's id, amount, state, createdAt",
+        "  and both accounts' id and name, 32 clients. A request counts when the whole page came back.",
+        "  ratio = req/s / floor req/s of the same worker count.",
         "- card: payments of 1.00 RUB by Mir cards at a Moscow merchant (MIR, DOMESTIC, one hold), each",
         "  authorizePayment then capturePayment (in full), 32 clients each with a card of its own (its own RUB",
         "  account); card_fx: 10.00 CNY at a Shanghai merchant (UNIONPAY), INTERSCHEME over MIR -> UNIONPAY (fee",

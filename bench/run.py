@@ -12,9 +12,10 @@ For each engine (SQLite: a fresh temporary file; PostgreSQL: `corridor_bench` on
    payments' resolvers called in-process, with obligations timed and, in alternate
    blocks, skipped);
 3. for each worker count, start `corridor serve --workers N` (`bench.server`) and run
-   floor, batch, single, hot, card, card_fx, payment (sendPayment, RTGS) and pacs008
-   (submitIso20022 of 1,000 transactions), or those --scenarios names (the floor always,
-   as the baseline of the card payments and of settlement), from a separate
+   floor, batch, single, hot, card, card_fx, payment (sendPayment, RTGS), pacs008
+   (submitIso20022 of 1,000 transactions), accounts (a page of 100 accounts) and
+   transfers (an account's 50 latest transfers), or those --scenarios names (the floor
+   always, as the baseline of the card payments, the reads and settlement), from a separate
    load-generator process (`bench.load`), each for a fixed duration after a short
    warm-up; then `settlement` (`bench.settlement`): a window of 100,000 obligations
    written straight into the database (setup), then closeSettlementWindow and
@@ -46,7 +47,7 @@ ENGINES = ("sqlite", "postgres")
 IN_PROCESS = ("obligations",)  # measured once per engine, with no server running
 SERVED = {"settlement": settlement, "analytics": analytics}  # measured against each server, one request at a time
 SCENARIOS = (*load.SCENARIOS, *IN_PROCESS, *SERVED)
-CLIENTS = 32  # floor, single, hot, card and card_fx (one card per client), payment
+CLIENTS = 32  # floor, single, hot, card and card_fx (one card per client), payment, accounts, transfers
 BATCH_CLIENTS_PER_WORKER = 2  # batch and pacs008
 BATCH_SCENARIOS = ("batch", "pacs008")
 RETRIED = re.compile(r" retried after (\w+)")
@@ -216,6 +217,7 @@ def measure_engine(engine: str, database_url: str, args: argparse.Namespace, scr
                         "hot": world.hot,
                         "cards": dataclasses.asdict(world.cards),
                         "payments": dataclasses.asdict(world.payments),
+                        "reads": dataclasses.asdict(world.reads),
                     }
                 )
                 result["server_log"] = server_log_summary(server.log_since(mark))
@@ -269,8 +271,15 @@ def main(argv: list[str] | None = None) -> int:
         ),
         (
             "clients",
-            f"{CLIENTS} (floor, single, hot, payment; card and card_fx, a card each);"
+            f"{CLIENTS} (floor, single, hot, payment, accounts, transfers; card and card_fx, a card each);"
             f" {BATCH_CLIENTS_PER_WORKER} x workers (batch, pacs008)",
+        ),
+        (
+            "reads",
+            f"accounts: the first {load.ACCOUNTS_PAGE} accounts of {prepare.BANKS[0][1]} (id, name, currency code,"
+            " the four balance columns, the owner's name and BIC); transfers: the latest"
+            f" {load.TRANSFERS_PAGE} of an account with {prepare.HISTORY} (id, amount, state, createdAt, both"
+            " accounts' id and name); ratio = req/s / floor req/s",
         ),
         (
             "settlement",

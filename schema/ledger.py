@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -23,16 +25,19 @@ from schema.base import (
     decode_cursor,
     decode_id,
     global_id,
+    install_plain_resolvers,
     mutate,
     now,
     principal,
+    selected,
     user_errors,
 )
-from schema.loaders import loaders, minor_units
+from schema.loaders import account_page_loads, loaders, minor_units
 from schema.reference import Currency, Institution
 
 AccountKind = strawberry.enum(models.AccountKind, name="AccountKind")
 TransferState = strawberry.enum(models.TransferState, name="TransferState")
+T = TypeVar("T")
 
 
 def money(minor: int, currency: str, units: dict[str, int]) -> Money:
@@ -46,10 +51,13 @@ class Account(Node):
     kind: AccountKind
     created_at: dt.datetime
     _row: strawberry.Private[object]
+    # (balances, minor units) if the page loaded them (`account_page`: an account the caller sees).
+    _shown: strawberry.Private[tuple[ledger.Balances, int] | None] = None
 
     @classmethod
-    def of(cls, row) -> Account:
-        return cls(id=global_id("Account", row.id), name=row.name, kind=row.kind, created_at=row.created_at, _row=row)
+    def of(cls, row, shown: tuple[ledger.Balances, int] | None = None) -> Account:
+        key = global_id("Account", row.id)
+        return cls(id=key, name=row.name, kind=row.kind, created_at=row.created_at, _row=row, _shown=shown)
 
     @classmethod
     async def resolve_node(cls, info: Info, key: int) -> Account | None:
@@ -59,49 +67,55 @@ class Account(Node):
             return None
         return cls.of(row)
 
+    # The fields below answer at once when the page loaded what they need, else they return
+    # an awaitable that loads it.
     @strawberry.field
-    async def owner(self, info: Info) -> Institution:
-        return await Institution.resolve_node(info, self._row.owner_id)
+    def owner(self, info: Info) -> Institution:
+        return loaders(info).institution.then(self._row.owner_id, Institution.of)
 
     @strawberry.field
-    async def currency(self, info: Info) -> Currency:
-        return Currency.of(await loaders(info).currency.load(self._row.currency_code))
+    def currency(self, info: Info) -> Currency:
+        return loaders(info).currency.then(self._row.currency_code, Currency.of)
 
-    async def _balances(self, info: Info) -> tuple[ledger.Balances, dict[str, int]]:
+    def _show(self, info: Info, show: Callable[[ledger.Balances, int], T]) -> T | Awaitable[T]:
+        """`show(balances, the currency's minor units)`, the balances with lapsed holds released."""
+        if self._shown is not None:
+            return show(*self._shown)
+        return self._show_later(info, show)
+
+    async def _show_later(self, info: Info, show: Callable[[ledger.Balances, int], T]) -> T:
         if not ledger.may_see_account(principal(info), self._row):
             raise DomainError(ErrorCode.FORBIDDEN, "Only the account's institution sees its balances.")
         lapsed = await loaders(info).lapsed.load(self._row.id)
-        return ledger.effective_balances(self._row, lapsed), await minor_units(info)
+        units = await minor_units(info)
+        return show(ledger.effective_balances(self._row, lapsed), units[self._row.currency_code])
 
-    async def _amount(self, info: Info, column: str) -> Decimal:
-        balances, units = await self._balances(info)
-        return from_minor(getattr(balances, column), units[self._row.currency_code])
-
-    @strawberry.field
-    async def debits_pending(self, info: Info) -> Decimal:
-        return await self._amount(info, "debits_pending")
+    def _money(self, minor: int, places: int) -> Money:
+        return Money(amount=from_minor(minor, places), currency=self._row.currency_code)
 
     @strawberry.field
-    async def debits_posted(self, info: Info) -> Decimal:
-        return await self._amount(info, "debits_posted")
+    def debits_pending(self, info: Info) -> Decimal:
+        return self._show(info, lambda balances, places: from_minor(balances.debits_pending, places))
 
     @strawberry.field
-    async def credits_pending(self, info: Info) -> Decimal:
-        return await self._amount(info, "credits_pending")
+    def debits_posted(self, info: Info) -> Decimal:
+        return self._show(info, lambda balances, places: from_minor(balances.debits_posted, places))
 
     @strawberry.field
-    async def credits_posted(self, info: Info) -> Decimal:
-        return await self._amount(info, "credits_posted")
+    def credits_pending(self, info: Info) -> Decimal:
+        return self._show(info, lambda balances, places: from_minor(balances.credits_pending, places))
+
+    @strawberry.field
+    def credits_posted(self, info: Info) -> Decimal:
+        return self._show(info, lambda balances, places: from_minor(balances.credits_posted, places))
 
     @strawberry.field(description="creditsPosted - debitsPosted.")
-    async def balance(self, info: Info) -> Money:
-        balances, units = await self._balances(info)
-        return money(balances.balance, self._row.currency_code, units)
+    def balance(self, info: Info) -> Money:
+        return self._show(info, lambda balances, places: self._money(balances.balance, places))
 
     @strawberry.field(description="balance - debitsPending: what can still be debited.")
-    async def available(self, info: Info) -> Money:
-        balances, units = await self._balances(info)
-        return money(balances.available, self._row.currency_code, units)
+    def available(self, info: Info) -> Money:
+        return self._show(info, lambda balances, places: self._money(balances.available, places))
 
     @strawberry.field(description="Transfers debiting or crediting the account, newest first.")
     async def transfers(
@@ -120,8 +134,19 @@ class Account(Node):
                 session, self._row.id, first=first, after=after_key, last=last, before=before_key
             )
         )
+        if selected(info, "edges", "node") & {"debitAccount", "creditAccount"}:  # one load for the page
+            sides = {key for row in page.rows for key in (row.debit_account_id, row.credit_account_id)}
+            await loaders(info).account.fill(sides)
         units, clock = await minor_units(info), now(info)
         return connection(TransferConnection, TransferEdge, page, lambda row: Transfer.of(row, units, clock))
+
+
+async def account_page(info: Info, rows, fields: frozenset[str]) -> list[Account]:
+    """The Accounts of a page of rows, what the fields the query selects of them (`fields`)
+    need loaded for the page at once (schema.loaders.account_page_loads)."""
+    caller = principal(info)
+    shown = await account_page_loads(info, rows, fields, lambda row: ledger.may_see_account(caller, row))
+    return [Account.of(row, shown.get(row.id)) for row in rows]
 
 
 @strawberry.type
@@ -171,13 +196,13 @@ class Transfer(Node):
     async def resolve_node(cls, info: Info, key: int) -> Transfer | None:
         return await visible_transfer(info, await loaders(info).transfer.load(key))
 
-    @strawberry.field
-    async def debit_account(self, info: Info) -> Account:
-        return Account.of(await loaders(info).account.load(self._row.debit_account_id))
+    @strawberry.field  # a transfer's accounts have no visibility of their own: the caller sees the transfer
+    def debit_account(self, info: Info) -> Account:
+        return loaders(info).account.then(self._row.debit_account_id, Account.of)
 
     @strawberry.field
-    async def credit_account(self, info: Info) -> Account:
-        return Account.of(await loaders(info).account.load(self._row.credit_account_id))
+    def credit_account(self, info: Info) -> Account:
+        return loaders(info).account.then(self._row.credit_account_id, Account.of)
 
 
 @strawberry.type
@@ -214,15 +239,18 @@ async def visible_transfers(info: Info, rows) -> list[Transfer]:
 
 
 async def institution_accounts(
-    info: Info, owner_id: int, first: int | None, after: str | None, currency: str | None
+    info: Info, owner, first: int | None, after: str | None, currency: str | None
 ) -> AccountConnection:
+    """The accounts of `owner` (an Institution row), which is every row's owner."""
     after_key = decode_cursor(after, "after")
     page = await context(info).read(
         lambda session: ledger.list_accounts(
-            session, principal(info), owner_id, first=first, after=after_key, currency=currency
+            session, principal(info), owner.id, first=first, after=after_key, currency=currency
         )
     )
-    return connection(AccountConnection, AccountEdge, page, Account.of)
+    loaders(info).institution.keep(owner.id, owner)
+    accounts = {a._row.id: a for a in await account_page(info, page.rows, selected(info, "edges", "node"))}
+    return connection(AccountConnection, AccountEdge, page, lambda row: accounts[row.id])
 
 
 # ---------------------------------------------------------------- inputs and payloads
@@ -349,6 +377,10 @@ def install_fast_resolvers(schema) -> None:
     assert set(field.args) == FAST_ARGUMENTS, f"createTransfers takes {set(field.args)}, the fast resolver reads"
     assert set(schema._schema.type_map["TransferInput"].fields) == FAST_INPUT_FIELDS, "TransferInput changed"
     field.resolve = create_transfers
+    # The reads' fields: graphql-core calls them directly (schema.base.install_plain_resolvers).
+    balances = ("debits_pending", "debits_posted", "credits_pending", "credits_posted", "balance", "available")
+    install_plain_resolvers(schema, "Account", "owner", "currency", *balances)
+    install_plain_resolvers(schema, "Transfer", "debit_account", "credit_account")
 
 
 def _result(outcome: ledger.TransferOutcome, units: dict[str, int], now: dt.datetime, *prefix: str) -> TransferResult:

@@ -4,9 +4,9 @@ level of the query, never one per row."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
@@ -14,11 +14,15 @@ from strawberry.types import Info
 from corridor.context import Context
 from models import cards as card_models
 from models import fx as fx_models
-from models import ledger as ledger_models
 from models import messaging as messaging_models
 from models import reference as reference_models
 from models import settlement as settlement_models
 from resolvers import access, cards, ledger, messaging, reference, rows, settlement
+
+T = TypeVar("T")
+MISSING: Any = object()
+# Currency code -> its row (plain, immutable), for every request of the process.
+_currencies: dict[str, Any] = {}
 
 
 class SharedLoader(DataLoader):
@@ -31,8 +35,60 @@ class SharedLoader(DataLoader):
     which escapes the request. Each waiter gets its own shield, so a cancellation ends
     that waiter only."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._kept: dict[Any, Any] = {}  # key -> row, loaded by `fill` or given by `keep`
+        self._made: dict[tuple[Callable, Any], Any] = {}  # (make, key) -> make(row), by `then`
+
     def load(self, key: Any) -> Awaitable[Any]:
+        if key in self._kept:
+            done = self.loop.create_future()
+            done.set_result(self._kept[key])
+            return done
         return asyncio.shield(super().load(key))
+
+    def load_many(self, keys: Iterable[Any]) -> Awaitable[list[Any]]:
+        """The keys' rows, in order: one shield for them all rather than one a key."""
+        return asyncio.shield(asyncio.gather(*map(self.load, keys)))
+
+    async def fill(self, keys: Iterable[Any]) -> list[Any]:
+        """The keys' rows, in order, those not loaded yet read in one batch and kept for the
+        request without a future each (a page's hundred rows: one batch, not a hundred
+        futures and their callbacks); `load` and `then` answer from what is kept."""
+        keys = list(dict.fromkeys(keys))
+        fresh = [key for key in keys if key not in self._kept and self.cache_map.get(key) is None]
+        if fresh:
+            self._kept.update(zip(fresh, await self.load_fn(fresh), strict=True))
+        loading = [key for key in keys if key not in self._kept]  # asked for before, by `load`
+        if loading:
+            self._kept.update(zip(loading, await self.load_many(loading), strict=True))
+        return [self._kept[key] for key in keys]
+
+    def keep(self, key: Any, row: Any) -> None:
+        """Keep a row the request already has (as `fill` keeps those it reads)."""
+        self._kept.setdefault(key, row)
+
+    def then(self, key: Any, make: Callable[[Any], T]) -> T | Awaitable[T | None] | None:
+        """`make(row)` of the key's row (None where there is none): at once when the row
+        is loaded already (a page loads its rows' nested objects before their fields ask
+        for them, so that a field answers without a task of its own), else an awaitable.
+        Made once per key and request (a page's hundred accounts share one owner)."""
+        made = self._made.get((make, key), MISSING)
+        if made is not MISSING:
+            return made
+        if key in self._kept:
+            return self._make(key, make, self._kept[key])
+        future = self.cache_map.get(key)
+        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+            return self._make(key, make, future.result())
+        return self._then_later(key, make)
+
+    async def _then_later(self, key: Any, make: Callable[[Any], T]) -> T | None:
+        return self._make(key, make, await self.load(key))
+
+    def _make(self, key: Any, make: Callable[[Any], T], row: Any) -> T | None:
+        made = self._made[make, key] = None if row is None else make(row)
+        return made
 
 
 class Loaders:
@@ -59,7 +115,20 @@ class Loaders:
 
     @cached_property
     def currency(self) -> DataLoader:
-        return self._rows(reference_models.Currency)
+        """code -> the currency's row, read once per process: currencies never change once
+        migrated (no API writes them; resolvers.reference reads their minor units once too)."""
+        read = self._ctx.read
+        table = reference_models.Currency.__table__
+
+        async def load(codes: Sequence[str]) -> list[Any]:
+            missing = [code for code in codes if code not in _currencies]
+            if missing:
+                for row in await read(lambda session: rows.table_rows_by_id(session, table, missing)):
+                    if row is not None:
+                        _currencies[row.code] = row
+            return [_currencies.get(code) for code in codes]
+
+        return SharedLoader(load_fn=load)
 
     @cached_property
     def country(self) -> DataLoader:
@@ -76,7 +145,9 @@ class Loaders:
 
     @cached_property
     def account(self) -> DataLoader:
-        return self._rows(ledger_models.Account)
+        """account id -> the account, as a plain row (ORM objects cost more to build and to
+        read, and nothing changes what a loader hands out)."""
+        return self._loader(ledger.accounts_by_id)
 
     @cached_property
     def transfer(self) -> DataLoader:
@@ -196,6 +267,36 @@ class Loaders:
     def api_key(self) -> DataLoader:
         principal = self._ctx.principal
         return self._loader(lambda session, ids: access.api_keys_by_id(session, principal, ids))
+
+
+# The fields that show an account's balances (GraphQL names): a page that selects any of
+# them loads the lapsed holds of its rows at once, not a field at a time.
+BALANCE_FIELDS = frozenset({"debitsPending", "debitsPosted", "creditsPending", "creditsPosted", "balance", "available"})
+
+
+async def account_page_loads(
+    info: Info, rows: Sequence[Any], fields: frozenset[str], visible: Callable[[Any], bool]
+) -> dict[int, tuple[ledger.Balances, int]]:
+    """Load what a page of account rows needs for the fields the query selects of each
+    (`fields`) for the whole page at once, through the request's loaders (the statements
+    that field after field would make): owners, currencies, and when balances are selected,
+    the lapsed holds of the rows the caller sees (`visible`). Their balances with lapsed holds
+    released and their currency's minor units, by row id."""
+    lds = loaders(info)
+    shown = [row for row in rows if visible(row)] if fields & BALANCE_FIELDS else []
+    loads = [lds.lapsed.fill([row.id for row in shown])] if shown else []
+    if "currency" in fields:
+        loads.append(lds.currency.fill({row.currency_code for row in rows}))
+    if "owner" in fields:
+        loads.append(lds.institution.fill({row.owner_id for row in rows}))
+    loaded = await asyncio.gather(*loads)
+    if not shown:
+        return {}
+    units = await minor_units(info)
+    return {
+        row.id: (ledger.effective_balances(row, lapsed), units[row.currency_code])
+        for row, lapsed in zip(shown, loaded[0], strict=True)
+    }
 
 
 def loaders(info: Info) -> Loaders:

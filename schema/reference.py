@@ -101,7 +101,7 @@ class Institution(Node):
     ) -> Annotated[AccountConnection, strawberry.lazy("schema.ledger")]:
         from schema.ledger import institution_accounts
 
-        return await institution_accounts(info, self._row.id, first, after, currency)
+        return await institution_accounts(info, self._row, first, after, currency)
 
     @strawberry.field
     async def scheme_memberships(

@@ -16,7 +16,7 @@ from strawberry.types import Info
 from corridor.settings import Settings
 from schema.access import AccessMutation, AccessQuery, ApiKey
 from schema.analytics import DollarCostQuery, ReservesMutation, ReservesQuery, SharesQuery
-from schema.base import Money, Node
+from schema.base import Money, Node, leaf_execution
 from schema.cards import (
     Authorization,
     Card,
@@ -146,4 +146,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ],
     )
     install_fast_resolvers(schema)
+    schema.execution_context_class = leaf_execution(schema._schema)  # once every resolver is in place
     return schema

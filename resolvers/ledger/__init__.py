@@ -33,6 +33,7 @@ Where each part lives:
 
 from resolvers.ledger.accounts import (
     Balances,
+    accounts_by_id,
     effective_balances,
     lapsed_holds,
     list_accounts,
@@ -75,6 +76,7 @@ __all__ = [
     "TransferOutcome",
     "TransferSpec",
     "account_transfers",
+    "accounts_by_id",
     "create_transfer_groups",
     "create_transfers",
     "credits_locked_up_front",

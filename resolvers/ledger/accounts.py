@@ -7,6 +7,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, literal_column, union_all
+from sqlalchemy import select as sa_select
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,7 +17,7 @@ from models.reference import Country, Institution, InstitutionKind
 from resolvers import reference
 from resolvers.access import Action, Principal, may_act_for, require
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
-from resolvers.ledger.locks import LAPSED_CREDITS, LAPSED_DEBITS
+from resolvers.ledger.locks import ACCOUNTS, LAPSED_CREDITS, LAPSED_DEBITS
 from resolvers.pagination import Page, empty_page, keyset_page
 
 NAME_MAX = 100
@@ -79,14 +81,15 @@ async def list_accounts(
     first: int | None = None,
     after: int | None = None,
     currency: str | None = None,
-) -> Page[Account]:
-    """An institution's accounts, oldest first; empty for a caller who may not see them."""
+) -> Page:
+    """An institution's accounts, oldest first, as plain rows (no ORM objects: a page is
+    read, never changed); empty for a caller who may not see them."""
     if not may_act_for(principal, owner_id):
         return empty_page(first, after)
-    statement = select(Account).where(Account.owner_id == owner_id)
+    statement = sa_select(ACCOUNTS).where(ACCOUNTS.c.owner_id == owner_id)
     if currency is not None:
-        statement = statement.where(Account.currency_code == currency.strip().upper())
-    return await keyset_page(session, statement, Account.id, first=first, after=after)
+        statement = statement.where(ACCOUNTS.c.currency_code == currency.strip().upper())
+    return await keyset_page(session, statement, ACCOUNTS.c.id, first=first, after=after)
 
 
 async def lapsed_holds(session: AsyncSession, account_ids: Iterable[int], now: dt.datetime) -> dict[int, list[int]]:
@@ -95,14 +98,28 @@ async def lapsed_holds(session: AsyncSession, account_ids: Iterable[int], now: d
     ids = list(set(account_ids))
     if not ids:
         return {}
-    params = {"ids": ids, "now": now}
     connection = await session.connection()
     result: dict[int, list[int]] = {}
-    for account_id, total in await connection.execute(LAPSED_DEBITS, params):
-        result.setdefault(account_id, [0, 0])[0] = int(total)
-    for account_id, total in await connection.execute(LAPSED_CREDITS, params):
-        result.setdefault(account_id, [0, 0])[1] = int(total)
+    for account_id, total, side in await connection.execute(_LAPSED, {"ids": ids, "now": now}):
+        result.setdefault(account_id, [0, 0])[side] = int(total)
     return result
+
+
+# Both sides in one statement: (account id, lapsed total, 0 for debits or 1 for credits).
+_LAPSED = union_all(
+    LAPSED_DEBITS.add_columns(literal_column("0").label("side")),
+    LAPSED_CREDITS.add_columns(literal_column("1").label("side")),
+)
+# The accounts with these ids (parameter `ids`), as plain rows.
+ACCOUNTS_BY_ID = sa_select(ACCOUNTS).where(ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)))
+
+
+async def accounts_by_id(session: AsyncSession, ids: Sequence[int]) -> list:
+    """The accounts `ids`, lined up with them (None where there is none), as plain rows:
+    what the request's account loader hands out."""
+    connection = await session.connection()
+    found = {row.id: row for row in await connection.execute(ACCOUNTS_BY_ID, {"ids": list(set(ids))})}
+    return [found.get(i) for i in ids]
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,16 @@ history."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 
-from sqlmodel import select
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.ledger import TransferState
 from resolvers.access import Principal, visible_institution
 from resolvers.ledger.locks import BY_KEY, TRANSFERS
 from resolvers.pagination import Page, cut_page, page_size
-from resolvers.rows import table_rows_by_id
 
 
 def effective_state(transfer, now: dt.datetime) -> TransferState:
@@ -47,24 +47,33 @@ async def account_transfers(
     """Transfers debiting or crediting an account, newest first.
 
     Each side is read along its own (account, id) index and the two are merged, so a
-    page costs the page, not the account's whole history.
+    page costs the page, not the account's whole history: one statement, built once for
+    each shape of page.
     """
     size, backwards = page_size(first, last)
+    statement = _history(after is not None, before is not None, backwards)
+    params = {"account": account_id, "after": after, "before": before, "size": size + 1}
+    connection = await session.connection()
+    rows = list(await connection.execute(statement, {k: v for k, v in params.items() if v is not None}))
+    return cut_page(rows, size, backwards, after=after, before=before)
+
+
+@functools.cache
+def _history(after: bool, before: bool, backwards: bool) -> Select:
+    """An account's transfers, a page of them plus one (size+1 rows, parameter `size`) in
+    page order: each side along its own index, merged (a transfer is never on both sides
+    of one account, its accounts differ: UNION ALL loses nothing and repeats nothing)."""
+    order = TRANSFERS.c.id.asc() if backwards else TRANSFERS.c.id.desc()
 
     def side(column):
-        statement = select(TRANSFERS.c.id).where(column == account_id)
-        if after is not None:
-            statement = statement.where(TRANSFERS.c.id < after)
-        if before is not None:
-            statement = statement.where(TRANSFERS.c.id > before)
-        order = TRANSFERS.c.id.asc() if backwards else TRANSFERS.c.id.desc()
-        return statement.order_by(order).limit(size + 1).subquery()
+        statement = select(TRANSFERS).where(column == bindparam("account"))
+        if after:
+            statement = statement.where(TRANSFERS.c.id < bindparam("after"))
+        if before:
+            statement = statement.where(TRANSFERS.c.id > bindparam("before"))
+        return statement.order_by(order).limit(bindparam("size", type_=Integer)).subquery()
 
     debit_side, credit_side = side(TRANSFERS.c.debit_account_id), side(TRANSFERS.c.credit_account_id)
-    merged = select(debit_side.c.id).union(select(credit_side.c.id)).subquery()
-    order = merged.c.id.asc() if backwards else merged.c.id.desc()
-    connection = await session.connection()
-    ids = [row[0] for row in await connection.execute(select(merged.c.id).order_by(order).limit(size + 1))]
-    page = cut_page(ids, size, backwards, after=after, before=before)
-    rows = [row for row in await table_rows_by_id(session, TRANSFERS, page.rows) if row is not None]
-    return Page(rows=rows, has_next=page.has_next, has_previous=page.has_previous)
+    merged = select(debit_side).union_all(select(credit_side)).subquery()
+    along = merged.c.id.asc() if backwards else merged.c.id.desc()
+    return select(merged).order_by(along).limit(bindparam("size", type_=Integer))
