@@ -141,15 +141,18 @@ async def _locked_authorization(
     session: AsyncSession, principal: Principal, authorization_id: uuid.UUID
 ) -> CardAuthorization:
     """The authorization, its row locked (one change at a time), for its acquirer or the
-    operator; NOT_FOUND for whoever may not see it, FORBIDDEN for its issuer."""
+    operator; NOT_FOUND for whoever may not see it, FORBIDDEN for its issuer. Its scheme
+    comes with it, into the session (for `_scheme_code`, with no statement of its own)."""
     require(principal, Action.WRITE_OWN)
     statement = (
-        select(CardAuthorization)
+        select(CardAuthorization, CardScheme)
+        .join(CardScheme, CardScheme.id == CardAuthorization.scheme_id, isouter=True)
         .where(CardAuthorization.authorization_id == authorization_id)
-        .with_for_update()
+        .with_for_update(of=CardAuthorization)
         .execution_options(populate_existing=True)
     )
-    row = (await session.exec(statement)).one_or_none()
+    found = (await session.exec(statement)).one_or_none()
+    row = found[0] if found is not None else None
     if row is None or not may_see_authorization(principal, row):
         raise not_found("No authorization with this authorizationId.", "authorizationId")
     if not may_act_for(principal, row.acquirer_id):
@@ -165,8 +168,8 @@ def _invalid_state(state: AuthorizationState, wanted: str) -> DomainError:
 
 
 async def _scheme_code(session: AsyncSession, row: CardAuthorization) -> str:
-    """The code of the scheme the payment ran on: the scope of its settlement window (a
-    scheme's code never changes: read once per session)."""
+    """The code of the scheme the payment ran on: the scope of its settlement window (loaded
+    with the locked authorization; a scheme's code never changes)."""
     return (await session.get(CardScheme, row.scheme_id)).code
 
 
