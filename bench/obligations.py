@@ -4,11 +4,13 @@ The server cannot be run with obligations switched off (that would be a change t
 service), and a served payment's cost is mostly HTTP and GraphQL, so the difference
 between two HTTP runs would drown in noise. Instead, with no server running, this
 module makes the `card` scenario's payments (1.00 RUB at the Moscow merchant) by calling
-the resolvers the server calls, in the transactions the server opens (one write
-transaction each, as corridor.context.Context.write: the engine and sessions of
-corridor.db with the server's settings, the operator's principal):
-`resolvers.cards.authorize_payment`, committed, then `resolvers.cards.capture_payment`,
-committed. Only the cards issued by VTB pay (the merchant's acquirer is Sberbank), so
+the resolvers the server calls, in the transactions the server opens for a request
+that arrives alone (the card group commit's group of one, corridor/batcher.py: the
+engine and sessions of corridor.db with the server's settings, the operator's
+principal): `resolvers.cards.authorize_payment`, committed, then
+`resolvers.cards.capture_payment`, committed. (Under load the server writes many such
+requests per transaction, obligations recorded once per scheme for the group, so a
+served payment's share is smaller still.) Only the cards issued by VTB pay (the merchant's acquirer is Sberbank), so
 every capture posts a leg between two institutions and records an obligation in the
 MIR/RUB window: the cost measured is the whole of it (the account owners' lookup, the
 OPEN window FOR SHARE on PostgreSQL, the insert), never the same-bank shortcut.

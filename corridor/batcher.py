@@ -26,11 +26,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from corridor.context import with_retries
 from corridor.db import WRITE_OPTION
+from corridor.settings import Settings
 from models.base import utcnow
-from resolvers import ledger, messaging
+from resolvers import cards, ledger, messaging
 
 ATTEMPTS = 3
 PAYMENTS_MAX = 1_000  # sendPayment requests in one transaction
+CARD_ORDERS_MAX = 500  # authorizePayment and capturePayment requests in one transaction
 log = logging.getLogger("corridor.batcher")
 T = TypeVar("T")
 
@@ -138,4 +140,17 @@ def payment_batcher(sessions: async_sessionmaker[AsyncSession]) -> GroupCommit[m
         lambda session, orders, now: messaging.send_payments(session, orders, now=now),
         name="payment",
         limit=PAYMENTS_MAX,
+    )
+
+
+def card_batcher(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> GroupCommit[cards.CardOrder]:
+    """authorizePayment and capturePayment: each request one order, at most CARD_ORDERS_MAX
+    per transaction (`resolvers.cards.write_card_orders`)."""
+    return GroupCommit(
+        sessions,
+        lambda session, orders, now: cards.write_card_orders(
+            session, orders, secret=settings.secret, hold_seconds=settings.card_hold_seconds, now=now
+        ),
+        name="card",
+        limit=CARD_ORDERS_MAX,
     )

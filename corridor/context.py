@@ -28,6 +28,7 @@ from resolvers.access import Principal
 if TYPE_CHECKING:
     from corridor.batcher import GroupCommit
     from corridor.events import EventHub
+    from resolvers.cards import CardOrder
     from resolvers.ledger import TransferGroup
     from resolvers.messaging import PaymentOrder
 
@@ -100,6 +101,7 @@ class Context:
     # The process's group commits (corridor/batcher.py).
     batcher: GroupCommit[TransferGroup] | None = None  # createTransfers' group commit
     payments: GroupCommit[PaymentOrder] | None = None  # sendPayment's
+    cards: GroupCommit[CardOrder] | None = None  # authorizePayment's and capturePayment's
     # The process's live updates (corridor/events.py), for subscriptions.
     events: EventHub | None = None
     # A subscription connection's init payload (graphql-transport-ws), set by strawberry.

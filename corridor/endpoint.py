@@ -24,7 +24,7 @@ from strawberry.http.parse_content_type import parse_content_type
 
 from corridor import ide
 from corridor.auth import Authenticator
-from corridor.batcher import payment_batcher, transfer_batcher
+from corridor.batcher import card_batcher, payment_batcher, transfer_batcher
 from corridor.context import Context
 from corridor.events import EventHub
 from corridor.http import body_problem, json_text, refusal
@@ -59,6 +59,7 @@ class GraphQLEndpoint(GraphQL):
         self.events = events
         self.batcher = transfer_batcher(sessions)
         self.payments = payment_batcher(sessions)
+        self.cards = card_batcher(sessions, settings)
         self._closing: set[asyncio.Task] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -138,6 +139,7 @@ class GraphQLEndpoint(GraphQL):
             principal=principal,
             batcher=self.batcher,
             payments=self.payments,
+            cards=self.cards,
         )
         request.scope.setdefault("state", {})["corridor"] = ctx
 

@@ -46,7 +46,7 @@ from resolvers.analytics.reserves import (
     reserve_composition,
     reserve_holdings,
 )
-from resolvers.analytics.rollup import backfill, roll_up_card_payment, roll_up_payments
+from resolvers.analytics.rollup import backfill, roll_up_card_payments, roll_up_payments
 from resolvers.analytics.shares import (
     CorridorPoint,
     CorridorStats,
@@ -90,6 +90,6 @@ __all__ = [
     "reserve_change",
     "reserve_composition",
     "reserve_holdings",
-    "roll_up_card_payment",
+    "roll_up_card_payments",
     "roll_up_payments",
 ]

@@ -21,6 +21,8 @@ of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import BigInteger, bindparam, cast, delete, func, literal_column, select, true, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
@@ -138,14 +140,19 @@ async def roll_up_payments(session: AsyncSession, payment_ids: list[int]) -> Non
         await connection.execute(_PAYMENTS[connection.dialect.name], {"ids": payment_ids})
 
 
-async def roll_up_card_payment(session: AsyncSession, row: CardAuthorization, before: int) -> None:
-    """Add a captured card payment's change, once it is stored: its value net of refunds
-    now against `before` (0 when it is captured, the net value before a refund)."""
-    now = row.captured_amount - row.refunded_amount
-    flows = int(now > 0) - int(before > 0)
-    if now != before or flows:
+async def roll_up_card_payments(session: AsyncSession, changes: Sequence[tuple[CardAuthorization, int]]) -> None:
+    """Add captured card payments' changes, once they are stored, in one statement: each
+    (authorization, before) its value net of refunds now against `before` (0 when it is
+    captured, the net value before a refund)."""
+    values = []
+    for row, before in changes:
+        now = row.captured_amount - row.refunded_amount
+        flows = int(now > 0) - int(before > 0)
+        if now != before or flows:
+            values.append({"id": row.id, "flows": flows, "value": now - before})
+    if values:
         connection = await session.connection()
-        await connection.execute(_CARD[connection.dialect.name], {"id": row.id, "flows": flows, "value": now - before})
+        await connection.execute(_CARD[connection.dialect.name], values)
 
 
 def backfill(dialect: str) -> list:

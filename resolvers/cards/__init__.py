@@ -6,13 +6,16 @@ below; each module imports only the ones above it:
   memberships (roles and status; `has_role`, `active_in`), links between schemes;
 - `issuing`: PAN checks (shape, Luhn) and the PAN's keyed hash, issuing cards and
   their status, the masked PAN, merchants, and who sees a card or a merchant;
-- `authorization`: ISO 8583 response codes, `Decline`, authorizing a payment in the
-  design's steps (card, route, memberships, hold legs, approval), the link fee, the
-  scheme operator's FEE account, an authorization by its key;
-- `lifecycle`: capture, reversal and refunds (the refund's legs a pure function,
+- `steps`: ISO 8583 response codes, `Decline`, the design's steps of an authorization
+  (card, route, memberships, hold legs, what a refused hold means), the link fee, the
+  scheme operator's FEE account;
+- `authorization`: authorizing payments, several at once (group commit) each as if
+  alone, through the steps; an authorization by its key;
+- `lifecycle`: capture (several at once too), reversal and refunds (the refund's legs a pure function,
   `refund_legs`), and what a payment shows: its state, the fee due, who sees it and
   its card (`acquired_cards`: the cards a caller sees through payments it acquired),
   its holds and transfers;
+- `orders`: authorizations and captures written together (the card group commit);
 - `listing`: the lists of cards, merchants and authorizations, each row as visible
   as its node.
 Amounts are minor units, and every rounding rule is `resolvers.money`'s; holds and
@@ -22,14 +25,11 @@ ran on (`resolvers.settlement.record_obligations`).
 """
 
 from resolvers.cards.authorization import (
-    APPROVED,
-    RESPONSE_CODES,
+    AuthorizeOrder,
     AuthorizeRequest,
-    Decline,
     authorization_by_key,
     authorize_payment,
-    fee_account_of,
-    link_fee,
+    authorize_payments,
 )
 from resolvers.cards.issuing import (
     check_pan,
@@ -44,10 +44,12 @@ from resolvers.cards.issuing import (
     set_card_status,
 )
 from resolvers.cards.lifecycle import (
+    CaptureOrder,
     RefundLegs,
     acquired_cards,
     authorization_state,
     capture_payment,
+    capture_payments,
     fee_due,
     may_see_authorization,
     may_see_payment_card,
@@ -58,6 +60,7 @@ from resolvers.cards.lifecycle import (
     reverse_payment,
 )
 from resolvers.cards.listing import list_authorizations, list_cards, list_merchants
+from resolvers.cards.orders import CardOrder, write_card_orders
 from resolvers.cards.schemes import (
     BinRangeSpec,
     active_in,
@@ -71,12 +74,16 @@ from resolvers.cards.schemes import (
     set_scheme_link,
     set_scheme_membership,
 )
+from resolvers.cards.steps import APPROVED, RESPONSE_CODES, Decline, fee_account_of, link_fee
 
 __all__ = [
     "APPROVED",
     "RESPONSE_CODES",
+    "AuthorizeOrder",
     "AuthorizeRequest",
     "BinRangeSpec",
+    "CaptureOrder",
+    "CardOrder",
     "Decline",
     "RefundLegs",
     "acquired_cards",
@@ -84,7 +91,9 @@ __all__ = [
     "authorization_by_key",
     "authorization_state",
     "authorize_payment",
+    "authorize_payments",
     "capture_payment",
+    "capture_payments",
     "check_pan",
     "create_card_scheme",
     "create_merchant",
@@ -117,4 +126,5 @@ __all__ = [
     "set_card_status",
     "set_scheme_link",
     "set_scheme_membership",
+    "write_card_orders",
 ]

@@ -1,9 +1,14 @@
-"""Authorization of a card payment at a merchant: the request and its idempotency key,
-then the five steps of ../shared/DESIGN.md, "Cards": 1. the card and the request,
-2. the route, 3. the memberships, 4. the hold legs (funds, FX conversion, link fee),
-5. approval (the holds placed). Each step returns what it found or raises Decline;
-`authorize_payment` alone writes the row, after each step (a decline keeps what the
-steps before it found).
+"""Authorization of card payments at merchants: the request and its idempotency key,
+then the design's five steps (`steps`), and the outcome stored, approved or declined.
+
+Several requests (the card group commit, corridor/batcher.py) are authorized together
+in one transaction, each decided as if alone and in order: their keys are looked up in
+one statement and claimed in one INSERT, their cards and card accounts read in one
+statement each, and their holds placed by one `ledger.post_leg_groups` (each group all
+or none, seeing the holds before it). A cross-currency hold is priced only once the
+holds before it are placed (the FX providers' funds it reads include them).
+Requests that cannot be an authorization at all (unknown merchant, a currency other
+than the merchant's) are errors and store nothing; a decline is an outcome, stored.
 """
 
 from __future__ import annotations
@@ -11,67 +16,34 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.cards import (
-    AuthorizationState,
-    Card,
-    CardAuthorization,
-    CardPaymentTransfer,
-    CardRoute,
-    CardScheme,
-    CardStatus,
-    Merchant,
-    ParticipationStatus,
-    PaymentLeg,
-    SchemeLink,
-    SchemeMembership,
-    SchemeRole,
+from models.cards import AuthorizationState, Card, CardAuthorization, CardPaymentTransfer, CardScheme, Merchant
+from models.ledger import Account
+from resolvers import ledger, reference
+from resolvers.access import Action, Principal, require
+from resolvers.cards.issuing import may_see_merchant, pan_hash
+from resolvers.cards.steps import (
+    APPROVED,
+    Decline,
+    HoldLegs,
+    amount_minor,
+    check_card,
+    check_memberships,
+    find_card,
+    hold_legs,
+    refusal_decline,
+    route_of,
 )
-from models.ledger import Account, AccountKind
-from models.reference import Institution
-from resolvers import fx, ledger, reference
-from resolvers.access import SYSTEM, Action, Principal, require
-from resolvers.cards.issuing import luhn_valid, may_see_merchant, pan_hash, pan_shaped
-from resolvers.cards.schemes import REASON_MAX, active_in, has_role
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
 from resolvers.events import Change, Kind, changed
-from resolvers.money import divide_half_even, parse_amount
 
-# ISO 8583 response codes and what they say.
-APPROVED = "00"
-RESPONSE_CODES = {
-    APPROVED: "Approved",
-    "05": "Do not honor",
-    "13": "Invalid amount",
-    "14": "Invalid card number",
-    "51": "Insufficient funds",
-    "54": "Expired card",
-    "57": "Transaction not permitted to cardholder",
-    "58": "Transaction not permitted to terminal",
-    "62": "Restricted card",
-    "91": "Issuer or switch inoperative",
-}
-# A cross-currency hold converts along a path that avoids these (unless one is the
-# card's or the merchant's own currency).
-AVOIDED_ON_CARDS = ("USD",)
 AMOUNT_TEXT_MAX = 40
-BPS = 10_000
-
-
-class Decline(Exception):
-    """An authorization's outcome other than approval: stored, not an error."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        assert code in RESPONSE_CODES and code != APPROVED
-        reason = reason if len(reason) <= REASON_MAX else reason[: REASON_MAX - 3] + "..."
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -85,31 +57,6 @@ class AuthorizeRequest:
     expiry_year: int
     amount: Decimal
     currency: str
-
-
-@dataclass(frozen=True)
-class Route:
-    """Step 2's finding: how the payment runs, from which of the card's schemes, at what link fee."""
-
-    route: CardRoute
-    card_scheme_id: int
-    fee_bps: int = 0
-
-
-@dataclass(frozen=True)
-class HoldLegs:
-    """Step 4's finding: the holds to place (each with its leg of the payment), what the
-    cardholder pays in the card account's currency, and the link's fee in the merchant's."""
-
-    legs: list[tuple[PaymentLeg, ledger.Leg]]
-    cardholder_amount: int
-    cardholder_currency: str
-    fee: int
-
-
-def link_fee(amount: int, fee_bps: int) -> int:
-    """A link's fee on `amount` minor units, rounded half-even to minor units."""
-    return divide_half_even(amount * fee_bps, BPS)
 
 
 async def authorization_by_key(session: AsyncSession, authorization_id: uuid.UUID) -> CardAuthorization | None:
@@ -167,12 +114,12 @@ def _same_request(row: CardAuthorization, request: AuthorizeRequest, digest: str
     )
 
 
-async def _replayed(
-    session: AsyncSession, request: AuthorizeRequest, digest: str, amount_text: str
+def _replayed(
+    known: dict[uuid.UUID, CardAuthorization], request: AuthorizeRequest, digest: str, amount_text: str
 ) -> CardAuthorization | None:
     """The stored outcome when the key was used by this same request, None for a new key;
     IDEMPOTENCY_CONFLICT for a key used by a different request."""
-    existing = await authorization_by_key(session, request.authorization_id)
+    existing = known.get(request.authorization_id)
     if existing is not None and not _same_request(existing, request, digest, amount_text):
         raise DomainError(
             ErrorCode.IDEMPOTENCY_CONFLICT,
@@ -182,195 +129,48 @@ async def _replayed(
     return existing
 
 
-# ---------------------------------------------------------------- the steps
+@dataclass
+class AuthorizeOrder:
+    """One request to authorize a payment, by its caller, and its outcome: the
+    authorization (new, declined or replayed), or the error that stored nothing."""
+
+    principal: Principal
+    request: AuthorizeRequest
+    result: CardAuthorization | DomainError | None = None
 
 
-async def _card(session: AsyncSession, pan: str, digest: str) -> Card:
-    """Step 1, the card: the one with this PAN, or decline 14 (not a PAN, or no card's)."""
-    if not pan_shaped(pan) or not luhn_valid(pan):
-        raise Decline("14", "The card number is not valid.")
-    card = (await session.exec(select(Card).where(Card.pan_hash == digest))).one_or_none()
-    if card is None:
-        raise Decline("14", "No card has this number.")
-    return card
+@dataclass
+class _Claimed:
+    """A new authorization claimed by the batch, and what its steps find."""
+
+    row: CardAuthorization
+    request: AuthorizeRequest
+    merchant: Merchant
+    merchant_account: Account
+    units: dict[str, int]
+    pan: str
+    card: Card | None = None
+    hold: HoldLegs | None = None
+    transfers: list = field(default_factory=list)
 
 
-def _amount(amount: Decimal, currency: str, units: dict[str, int]) -> int:
-    """Step 1, the request: the amount in minor units, or decline 13 for one the currency cannot hold."""
-    try:
-        return parse_amount(amount, currency, units[currency])
-    except DomainError as error:
-        raise Decline("13", error.message) from None
-
-
-def _check_card(card: Card, request: AuthorizeRequest, now: dt.datetime) -> None:
-    """Step 1, the card's state: decline 54 for a wrong or past expiry date, 62 for a blocked card."""
-    if (request.expiry_year, request.expiry_month) != (card.expiry_year, card.expiry_month):
-        raise Decline("54", "The expiry date does not match the card's.")
-    if (card.expiry_year, card.expiry_month) < (now.year, now.month):
-        raise Decline("54", "The card has expired.")
-    if card.status is CardStatus.BLOCKED:
-        raise Decline("62", "The card is blocked.")
-
-
-async def _route(session: AsyncSession, card: Card, accepting: CardScheme) -> Route:
-    """Step 2: DOMESTIC when the merchant's scheme is one of the card's, else INTERSCHEME
-    over an ACTIVE link to it; decline 58 when none leads there."""
-    card_schemes = [card.scheme_id] + ([card.co_badge_scheme_id] if card.co_badge_scheme_id else [])
-    if accepting.id in card_schemes:
-        return Route(CardRoute.DOMESTIC, accepting.id)
-    statement = select(SchemeLink).where(
-        SchemeLink.card_scheme_id.in_(card_schemes), SchemeLink.accepting_scheme_id == accepting.id
-    )
-    links = (await session.exec(statement)).all()
-    active = [link for link in links if link.status is ParticipationStatus.ACTIVE]
-    if not active:
-        word = "suspended" if links else "no"
-        raise Decline("58", f"The card's schemes have {word} link to {accepting.code}.")
-    # A co-badged card routes around a scheme that suspended its issuer: a link from a
-    # scheme where the issuer is an ACTIVE ISSUER first, then the primary scheme's.
-    issuing = set()
-    if len(active) > 1:
-        memberships = await session.exec(
-            select(SchemeMembership).where(
-                SchemeMembership.institution_id == card.issuer_id,
-                SchemeMembership.scheme_id.in_([link.card_scheme_id for link in active]),
-            )
-        )
-        issuing = {m.scheme_id for m in memberships if active_in(m, SchemeRole.ISSUER)}
-    active.sort(key=lambda link: (link.card_scheme_id not in issuing, card_schemes.index(link.card_scheme_id)))
-    return Route(CardRoute.INTERSCHEME, active[0].card_scheme_id, active[0].fee_bps)
-
-
-async def _check_memberships(
-    session: AsyncSession, card: Card, route: Route, accepting: CardScheme, merchant: Merchant
-) -> None:
-    """Step 3: the issuer an ACTIVE ISSUER of the card's scheme used (else decline 62), the
-    acquirer an ACTIVE ACQUIRER of the accepting scheme (else 91)."""
-    issuer = await session.get(SchemeMembership, (route.card_scheme_id, card.issuer_id))
-    if not has_role(issuer, SchemeRole.ISSUER):
-        raise Decline("62", "The issuer is not an issuer of the card's scheme.")
-    if issuer.status is not ParticipationStatus.ACTIVE:
-        raise Decline(
-            "62", f"The issuer's membership of the card's scheme is suspended ({issuer.reason or 'no reason given'})."
-        )
-    acquirer = await session.get(SchemeMembership, (accepting.id, merchant.acquirer_id))
-    if not active_in(acquirer, SchemeRole.ACQUIRER):
-        raise Decline("91", f"The acquirer is not an active acquirer on {accepting.code}.")
-
-
-async def _conversion(
-    session: AsyncSession, card_account: Account, currency: str, minor: int, now: dt.datetime
-) -> fx.Conversion:
-    """Step 4, FX: the conversion that buys `minor` of the merchant's currency with the card
-    account's, avoiding USD; decline 57 (no path), 05 (no liquidity) or 13 (the amount)."""
-    sell = card_account.currency_code
-    avoid = [code for code in AVOIDED_ON_CARDS if code not in (sell, currency)]
-    try:
-        return await fx.price_conversion(
-            session, sell=sell, buy=currency, sell_minor=None, buy_minor=minor, avoid=avoid, now=now, field="amount"
-        )
-    except DomainError as error:
-        if error.code is ErrorCode.NO_RATE:
-            raise Decline("57", f"No conversion from {sell} to {currency} avoiding {avoid or 'nothing'}.") from None
-        if error.code is ErrorCode.INSUFFICIENT_LIQUIDITY:
-            raise Decline("05", "No FX provider has the liquidity to convert the amount.") from None
-        if error.code is ErrorCode.INVALID_INPUT:  # a leg rounds to zero, or the amount is too large
-            raise Decline("13", error.message) from None
-        raise
-
-
-async def _hold_legs(
+async def _claim(
     session: AsyncSession,
-    card: Card,
-    merchant_account: Account,
-    accepting: CardScheme,
-    minor: int,
-    fee_bps: int,
-    now: dt.datetime,
-) -> HoldLegs:
-    """Step 4: the holds that move `minor` from the card's account (converted when its
-    currency differs) to the merchant, less the link's fee to the scheme operator's FEE account."""
-    card_account = await session.get(Account, card.account_id)
-    currency = merchant_account.currency_code
-    legs: list[tuple[PaymentLeg, ledger.Leg]] = []
-    if card_account.currency_code == currency:
-        payer, cardholder_amount = card_account.id, minor
-    else:
-        conversion = await _conversion(session, card_account, currency, minor, now)
-        cardholder_amount = conversion.sell_amount
-        steps = [ledger.Leg(*step) for step in conversion.legs(card_account.id, merchant_account.id)]
-        legs.append((PaymentLeg.CARDHOLDER, steps[0]))
-        legs.extend((PaymentLeg.FX, step) for step in steps[1:-1])
-        payer = steps[-1].debit_account_id
-    fee = link_fee(minor, fee_bps)
-    if minor - fee > 0:
-        legs.append((PaymentLeg.MERCHANT, ledger.Leg(payer, merchant_account.id, minor - fee, currency)))
-    if fee > 0:
-        fee_account = await fee_account_of(session, accepting.operator_id, currency)
-        legs.append((PaymentLeg.FEE, ledger.Leg(payer, fee_account, fee, currency)))
-    return HoldLegs(legs, cardholder_amount, card_account.currency_code, fee)
-
-
-async def _place_holds(
-    session: AsyncSession,
-    hold: HoldLegs,
-    card: Card,
-    authorization_id: uuid.UUID,
-    hold_seconds: int,
-    now: dt.datetime,
-) -> list[tuple[PaymentLeg, object]]:
-    """Step 5: place the holds as pending transfers, all or none; the (leg, transfer) pairs,
-    or the decline that the ledger's refusal means (51 for the card's own funds)."""
-    legs = [leg for _, leg in hold.legs]
-    try:
-        transfers = await ledger.post_legs(
-            session,
-            legs,
-            pending=True,
-            timeout_seconds=hold_seconds,
-            reference=f"card authorization {authorization_id}",
-            now=now,
-        )
-    except ledger.LegRefused as refused:
-        if refused.code is ErrorCode.INSUFFICIENT_FUNDS:
-            if legs[refused.index].debit_account_id == card.account_id:
-                raise Decline("51", "The card's account has too little available.") from None
-            raise Decline("05", "An FX provider's position can no longer pay the conversion.") from None
-        if refused.code is ErrorCode.SAME_ACCOUNT:
-            raise Decline("05", "The card draws on the merchant's own account.") from None
-        if refused.code is ErrorCode.INVALID_INPUT:  # an amount the accounts' totals cannot hold
-            raise Decline("13", refused.message) from None
-        raise AssertionError(f"a card hold failed unexpectedly: {refused.code}: {refused.message}") from refused
-    return [(kind, transfer) for (kind, _), transfer in zip(hold.legs, transfers, strict=True)]
-
-
-# ---------------------------------------------------------------- authorizing
-
-
-async def authorize_payment(
-    session: AsyncSession,
-    principal: Principal,
-    request: AuthorizeRequest,
-    *,
+    order: AuthorizeOrder,
+    known: dict[uuid.UUID, CardAuthorization],
     secret: str,
-    hold_seconds: int,
     now: dt.datetime,
-) -> CardAuthorization:
-    """Authorize a card payment at a merchant (DESIGN.md, "Cards", five steps) and store
-    the outcome, approved or declined. Requests that cannot be an authorization at all
-    (unknown merchant, a currency other than the merchant's) are errors and store
-    nothing. `authorization_id` is the idempotency key: the same request again returns
-    the stored outcome, a different one with the same key is IDEMPOTENCY_CONFLICT."""
-    require(principal, Action.WRITE_OWN)
-    merchant, merchant_account, currency, units, amount_text = await _checked_request(session, principal, request)
+) -> CardAuthorization | _Claimed:
+    """The stored authorization for a replay, else the new row (added to the session,
+    DECLINED until decided) with what the request names."""
+    request = order.request
+    require(order.principal, Action.WRITE_OWN)
+    merchant, merchant_account, currency, units, amount_text = await _checked_request(session, order.principal, request)
     pan = request.pan.replace(" ", "")
     digest = pan_hash(pan, secret)
-    existing = await _replayed(session, request, digest, amount_text)
+    existing = _replayed(known, request, digest, amount_text)
     if existing is not None:
         return existing
-    # Claim the key first: a concurrent request with the same key waits here (PostgreSQL's
-    # unique index) until this one commits, then fails, is retried and answers as a replay.
     row = CardAuthorization(
         authorization_id=request.authorization_id,
         merchant_id=merchant.id,
@@ -385,64 +185,148 @@ async def authorize_payment(
         created_at=now,
     )
     session.add(row)
+    known[request.authorization_id] = row
+    return _Claimed(row, request, merchant, merchant_account, units, pan)
+
+
+# ---------------------------------------------------------------- authorizing
+
+
+async def authorize_payments(
+    session: AsyncSession, orders: Sequence[AuthorizeOrder], *, secret: str, hold_seconds: int, now: dt.datetime
+) -> None:
+    """Authorize each order's payment (DESIGN.md, "Cards", five steps) as if alone and in
+    order (see the module), leaving its outcome on it. `authorizationId` is the
+    idempotency key: the same request again gets the stored outcome, a different one
+    with the same key IDEMPOTENCY_CONFLICT."""
+    keys = {order.request.authorization_id for order in orders}
+    stored = await session.exec(select(CardAuthorization).where(CardAuthorization.authorization_id.in_(keys)))
+    known = {row.authorization_id: row for row in stored}
+    claimed: list[_Claimed] = []
+    for order in orders:
+        try:
+            outcome = await _claim(session, order, known, secret, now)
+        except DomainError as error:
+            order.result = error
+            continue
+        if isinstance(outcome, _Claimed):
+            claimed.append(outcome)
+            outcome = outcome.row
+        order.result = outcome
+    if not claimed:
+        return
+    # Claim the keys first: a concurrent request with the same key waits here (PostgreSQL's
+    # unique index) until this one commits, then fails, is retried and answers as a replay.
     await session.flush()
-    try:
-        # Each step's finding goes on the row at once (a decline stores what was found
-        # before it); the row is written once more at the end, not after each step.
-        with session.no_autoflush:
-            card = await _card(session, pan, digest)  # 1. the card and the request
-            row.card_id, row.issuer_id = card.id, card.issuer_id
-            row.amount = _amount(request.amount, currency, units)
-            _check_card(card, request, now)
-            accepting = await session.get(CardScheme, merchant.accepting_scheme_id)  # 2. the route
-            row.scheme_id = accepting.id
-            route = await _route(session, card, accepting)
-            row.route, row.card_scheme_id, row.fee_bps = route.route, route.card_scheme_id, route.fee_bps
-            await _check_memberships(session, card, route, accepting, merchant)  # 3. the memberships
-            hold = await _hold_legs(session, card, merchant_account, accepting, row.amount, route.fee_bps, now)  # 4.
-            row.cardholder_amount, row.cardholder_currency = hold.cardholder_amount, hold.cardholder_currency
-            row.fee_amount = hold.fee
-            holds = await _place_holds(session, hold, card, row.authorization_id, hold_seconds, now)  # 5.
-    except Decline as decline:
-        row.response_code, row.decline_reason, row.state = decline.code, decline.reason, AuthorizationState.DECLINED
-    else:
-        row.response_code, row.state = APPROVED, AuthorizationState.APPROVED
-        row.expires_at = now + dt.timedelta(seconds=hold_seconds)
-        session.add_all(
-            CardPaymentTransfer(authorization_id=row.id, position=k, transfer_id=transfer.id, leg=leg)
-            for k, (leg, transfer) in enumerate(holds)
-        )
+    cards = await _cards_of(session, claimed)
+    waiting: list[_Claimed] = []
+    # Each step's finding goes on the row at once (a decline stores what was found before
+    # it); the rows are written once more at the end, not after each step.
+    with session.no_autoflush:
+        for item in claimed:
+            try:
+                await _steps(session, item, cards, waiting, hold_seconds, now)
+            except Decline as decline:
+                _declined(item.row, decline)
+        await _place_holds(session, waiting, hold_seconds, now)
+    session.add_all(
+        CardPaymentTransfer(authorization_id=item.row.id, position=k, transfer_id=transfer.id, leg=leg)
+        for item in claimed
+        for k, (leg, transfer) in enumerate(item.transfers)
+    )
     await session.flush()
-    noted(session, row)
-    return row
+    for item in claimed:
+        noted(session, item.row)
+
+
+async def _cards_of(session: AsyncSession, claimed: Sequence[_Claimed]) -> dict[str, Card]:
+    """The cards the requests name, by PAN hash, their accounts loaded with them (one
+    statement each)."""
+    digests = {item.row.pan_hash for item in claimed}
+    cards = {card.pan_hash: card for card in await session.exec(select(Card).where(Card.pan_hash.in_(digests)))}
+    if cards:
+        accounts = {card.account_id for card in cards.values()}
+        (await session.exec(select(Account).where(Account.id.in_(accounts)))).all()  # into the session's identity map
+    return cards
+
+
+async def _steps(
+    session: AsyncSession,
+    item: _Claimed,
+    cards: dict[str, Card],
+    waiting: list[_Claimed],
+    hold_seconds: int,
+    now: dt.datetime,
+) -> None:
+    """Steps 1 to 4 for one request, its holds then waiting to be placed; or Decline."""
+    row, request = item.row, item.request
+    card = item.card = find_card(item.pan, cards.get(row.pan_hash))  # 1. the card and the request
+    row.card_id, row.issuer_id = card.id, card.issuer_id
+    row.amount = amount_minor(request.amount, row.currency_code, item.units)
+    check_card(card, (request.expiry_year, request.expiry_month), now)
+    accepting = await session.get(CardScheme, item.merchant.accepting_scheme_id)  # 2. the route
+    row.scheme_id = accepting.id
+    route = await route_of(session, card, accepting)
+    row.route, row.card_scheme_id, row.fee_bps = route.route, route.card_scheme_id, route.fee_bps
+    await check_memberships(session, card, route, accepting, item.merchant)  # 3. the memberships
+    card_account = await session.get(Account, card.account_id)
+    if card_account.currency_code != row.currency_code:  # priced on the FX funds the holds before it left
+        await _place_holds(session, waiting, hold_seconds, now)
+    hold = item.hold = await hold_legs(session, card, item.merchant_account, accepting, row.amount, route.fee_bps, now)
+    row.cardholder_amount, row.cardholder_currency, row.fee_amount = (
+        hold.cardholder_amount,
+        hold.cardholder_currency,
+        hold.fee,
+    )
+    waiting.append(item)
+
+
+async def _place_holds(session: AsyncSession, waiting: list[_Claimed], hold_seconds: int, now: dt.datetime) -> None:
+    """Step 5 for the waiting requests: their holds placed, each request's all or none and
+    in order; approved, or declined for what the ledger refused. Empties `waiting`."""
+    if not waiting:
+        return
+    results = await ledger.post_leg_groups(
+        session,
+        [[leg for _, leg in item.hold.legs] for item in waiting],
+        pending=True,
+        timeout_seconds=hold_seconds,
+        references=[f"card authorization {item.row.authorization_id}" for item in waiting],
+        now=now,
+    )
+    for item, result in zip(waiting, results, strict=True):
+        if isinstance(result, ledger.LegRefused):
+            _declined(item.row, refusal_decline(result, item.hold, item.card))
+            continue
+        item.row.response_code, item.row.state = APPROVED, AuthorizationState.APPROVED
+        item.row.expires_at = now + dt.timedelta(seconds=hold_seconds)
+        item.transfers = [(kind, transfer) for (kind, _), transfer in zip(item.hold.legs, result, strict=True)]
+    waiting.clear()
+
+
+def _declined(row: CardAuthorization, decline: Decline) -> None:
+    row.response_code, row.decline_reason, row.state = decline.code, decline.reason, AuthorizationState.DECLINED
+
+
+async def authorize_payment(
+    session: AsyncSession,
+    principal: Principal,
+    request: AuthorizeRequest,
+    *,
+    secret: str,
+    hold_seconds: int,
+    now: dt.datetime,
+) -> CardAuthorization:
+    """Authorize one card payment (`authorize_payments` with one order): the stored outcome,
+    or the error of a request that cannot be an authorization at all."""
+    order = AuthorizeOrder(principal, request)
+    await authorize_payments(session, [order], secret=secret, hold_seconds=hold_seconds, now=now)
+    if isinstance(order.result, DomainError):
+        raise order.result
+    return order.result
 
 
 def noted(session: AsyncSession, row: CardAuthorization) -> None:
     """The authorization's new state, for the live updates once the transaction commits."""
     parties = tuple(party for party in (row.acquirer_id, row.issuer_id) if party is not None)
     changed(session, Change(Kind.AUTHORIZATION, row.id, row.state.value, row.merchant_id, parties))
-
-
-async def fee_account_of(session: AsyncSession, operator_id: int, currency: str) -> int:
-    """The scheme operator's FEE account in `currency`, opened on first use (once, even
-    when two requests need it at the same time: the second waits on the operator's row)."""
-
-    async def find() -> int | None:
-        statement = (
-            select(Account.id)
-            .where(Account.owner_id == operator_id, Account.kind == AccountKind.FEE, Account.currency_code == currency)
-            .order_by(Account.id)
-        )
-        return (await session.exec(statement)).first()
-
-    found = await find()
-    if found is not None:
-        return found
-    await session.exec(select(Institution.id).where(Institution.id == operator_id).with_for_update())
-    found = await find()
-    if found is not None:
-        return found
-    opened = await ledger.open_account(
-        session, SYSTEM, owner_id=operator_id, name=f"{currency} scheme fees", currency=currency, kind=AccountKind.FEE
-    )
-    return opened.id

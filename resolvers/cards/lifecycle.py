@@ -31,7 +31,8 @@ from models.cards import (
 )
 from resolvers import analytics, ledger, reference, settlement
 from resolvers.access import Action, Principal, may_act_for, require, visible_institution
-from resolvers.cards.authorization import APPROVED, link_fee, noted
+from resolvers.cards.authorization import noted
+from resolvers.cards.steps import APPROVED, link_fee
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
 from resolvers.money import divide_down, divide_half_even, divide_up, from_minor, parse_amount
 from resolvers.pagination import grouped_in_key_order
@@ -113,11 +114,17 @@ async def acquired_cards(session: AsyncSession, principal: Principal, card_ids: 
 
 async def payment_holds(session: AsyncSession, row: CardAuthorization) -> list[tuple[PaymentLeg, object]]:
     """The authorization's holds, (leg, transfer row), in order."""
+    return (await _holds_of(session, [row.id]))[0]
+
+
+async def _holds_of(session: AsyncSession, ids: Sequence[int]) -> list[list[tuple[PaymentLeg, object]]]:
+    """For each authorization id, its holds, (leg, transfer row), in order (one statement)."""
     connection = await session.connection()
     result = await connection.execute(
-        _PAYMENT_TRANSFERS.where(LINKS.c.authorization_id == row.id, LINKS.c.refund_id.is_(None))
+        _PAYMENT_TRANSFERS.where(LINKS.c.authorization_id.in_(set(ids)), LINKS.c.refund_id.is_(None))
     )
-    return [(PaymentLeg(r.leg), r) for r in result]
+    groups = grouped_in_key_order(result, ids, lambda r: r.authorization_id)
+    return [[(PaymentLeg(r.leg), r) for r in rows] for rows in groups]
 
 
 async def payment_transfers(session: AsyncSession, ids: Sequence[int]) -> list[list]:
@@ -134,15 +141,18 @@ async def _locked_authorization(
     session: AsyncSession, principal: Principal, authorization_id: uuid.UUID
 ) -> CardAuthorization:
     """The authorization, its row locked (one change at a time), for its acquirer or the
-    operator; NOT_FOUND for whoever may not see it, FORBIDDEN for its issuer."""
+    operator; NOT_FOUND for whoever may not see it, FORBIDDEN for its issuer. Its scheme
+    comes with it, into the session (for `_scheme_code`, with no statement of its own)."""
     require(principal, Action.WRITE_OWN)
     statement = (
-        select(CardAuthorization)
+        select(CardAuthorization, CardScheme)
+        .join(CardScheme, CardScheme.id == CardAuthorization.scheme_id, isouter=True)
         .where(CardAuthorization.authorization_id == authorization_id)
-        .with_for_update()
+        .with_for_update(of=CardAuthorization)
         .execution_options(populate_existing=True)
     )
-    row = (await session.exec(statement)).one_or_none()
+    found = (await session.exec(statement)).one_or_none()
+    row = found[0] if found is not None else None
     if row is None or not may_see_authorization(principal, row):
         raise not_found("No authorization with this authorizationId.", "authorizationId")
     if not may_act_for(principal, row.acquirer_id):
@@ -158,8 +168,49 @@ def _invalid_state(state: AuthorizationState, wanted: str) -> DomainError:
 
 
 async def _scheme_code(session: AsyncSession, row: CardAuthorization) -> str:
-    """The code of the scheme the payment ran on: the scope of its settlement window."""
-    return (await session.exec(select(CardScheme.code).where(CardScheme.id == row.scheme_id))).one()
+    """The code of the scheme the payment ran on: the scope of its settlement window (loaded
+    with the locked authorization; a scheme's code never changes)."""
+    return (await session.get(CardScheme, row.scheme_id)).code
+
+
+@dataclass
+class CaptureOrder:
+    """One request to capture a payment, by its caller, and its outcome: the authorization
+    (captured now or before), or the error that changed nothing."""
+
+    principal: Principal
+    authorization_id: uuid.UUID
+    amount: Decimal | None
+    result: CardAuthorization | DomainError | None = None
+
+
+async def capture_payments(session: AsyncSession, orders: Sequence[CaptureOrder], *, now: dt.datetime) -> None:
+    """Capture each order's payment as if alone and in order, leaving its outcome on it: the
+    authorizations locked and checked one by one (a request refused there gets its error,
+    before anything is written), then every hold resolved in one `ledger.resolve_holds`,
+    the obligations recorded once per scheme. A refusal while resolving (a hold changed by
+    other means) raises, so that the caller's transaction is rolled back: the card group
+    commit then writes each request alone. The same payment twice: the second after."""
+    checked: list[tuple[CaptureOrder, CardAuthorization, int]] = []
+    later: list[CaptureOrder] = []
+    for order in orders:
+        try:
+            found = await _checked_capture(session, order.principal, order.authorization_id, order.amount, now)
+        except DomainError as error:
+            order.result = error
+            continue
+        if isinstance(found, CardAuthorization):
+            order.result = found
+        elif any(row is found[0] for _, row, _ in checked):
+            later.append(order)
+        else:
+            checked.append((order, *found))
+    if checked:
+        await _captured(session, [(row, capture) for _, row, capture in checked], now)
+        for order, row, _ in checked:
+            order.result = row
+    if later:
+        await capture_payments(session, later, now=now)
 
 
 async def capture_payment(
@@ -174,6 +225,18 @@ async def capture_payment(
     partial capture takes the link's fee on the captured amount and scales the
     cardholder amount at the authorization's rate (rounded up, within the hold).
     Capturing again for the same amount is a replay."""
+    order = CaptureOrder(principal, authorization_id, amount)
+    await capture_payments(session, [order], now=now)
+    if isinstance(order.result, DomainError):
+        raise order.result
+    return order.result
+
+
+async def _checked_capture(
+    session: AsyncSession, principal: Principal, authorization_id: uuid.UUID, amount: Decimal | None, now: dt.datetime
+) -> CardAuthorization | tuple[CardAuthorization, int]:
+    """The authorization (its row locked) and the amount to capture; the row alone for a
+    replay; or the error, before anything is written."""
     row = await _locked_authorization(session, principal, authorization_id)
     state = authorization_state(row, now)
     if row.amount is None:
@@ -189,22 +252,36 @@ async def capture_payment(
         raise _invalid_state(state, "only an APPROVED authorization is captured")
     if capture > row.amount:
         raise DomainError(ErrorCode.AMOUNT_EXCEEDS_PENDING, "The amount exceeds the authorized amount.", ["amount"])
-    fee = link_fee(capture, row.fee_bps)
-    cardholder = divide_up(row.cardholder_amount * capture, row.amount)
-    posts = {PaymentLeg.MERCHANT: capture - fee, PaymentLeg.FEE: fee, PaymentLeg.CARDHOLDER: cardholder}
-    changes = []
-    for leg, transfer in await payment_holds(session, row):
-        post = posts[leg] if leg is not PaymentLeg.FX else divide_half_even(transfer.amount * capture, row.amount)
-        assert 0 <= post <= transfer.amount, "a capture posts at most what was held"
-        changes.append(ledger.HoldChange(transfer.transfer_id, post or None))
+    return row, capture
+
+
+async def _captured(session: AsyncSession, captures: Sequence[tuple[CardAuthorization, int]], now: dt.datetime) -> None:
+    """Post each (authorization, amount)'s holds for the amount, and record what they owe
+    between institutions."""
+    changes: list[ledger.HoldChange] = []
+    spans: list[tuple[int, int, int]] = []  # per capture: its changes' span, the cardholder amount
+    for (row, capture), holds in zip(captures, await _holds_of(session, [row.id for row, _ in captures]), strict=True):
+        fee = link_fee(capture, row.fee_bps)
+        cardholder = divide_up(row.cardholder_amount * capture, row.amount)
+        posts = {PaymentLeg.MERCHANT: capture - fee, PaymentLeg.FEE: fee, PaymentLeg.CARDHOLDER: cardholder}
+        start = len(changes)
+        for leg, transfer in holds:
+            post = posts[leg] if leg is not PaymentLeg.FX else divide_half_even(transfer.amount * capture, row.amount)
+            assert 0 <= post <= transfer.amount, "a capture posts at most what was held"
+            changes.append(ledger.HoldChange(transfer.transfer_id, post or None))
+        spans.append((start, len(changes), cardholder))
     resolved = await ledger.resolve_holds(session, changes, now=now)  # a void posts nothing: it owes nothing
-    await settlement.record_obligations(session, await _scheme_code(session, row), resolved, now=now)
-    row.state, row.captured_amount, row.resolved_at = AuthorizationState.CAPTURED, capture, now
-    row.cardholder_captured = cardholder
+    owed: dict[str, list] = {}
+    for (row, capture), (start, end, cardholder) in zip(captures, spans, strict=True):
+        owed.setdefault(await _scheme_code(session, row), []).extend(resolved[start:end])
+        row.state, row.captured_amount, row.resolved_at = AuthorizationState.CAPTURED, capture, now
+        row.cardholder_captured = cardholder
+    for scope in sorted(owed):
+        await settlement.record_obligations(session, scope, owed[scope], now=now)
     await session.flush()
-    await analytics.roll_up_card_payment(session, row, before=0)
-    noted(session, row)
-    return row
+    await analytics.roll_up_card_payments(session, [(row, 0) for row, _ in captures])
+    for row, _ in captures:
+        noted(session, row)
 
 
 async def reverse_payment(
@@ -344,6 +421,6 @@ async def refund_payment(
     )
     row.refunded_amount, row.cardholder_refunded = before + refund, row.cardholder_refunded + back.cardholder
     await session.flush()
-    await analytics.roll_up_card_payment(session, row, before=captured - before)
+    await analytics.roll_up_card_payments(session, [(row, captured - before)])
     noted(session, row)
     return row

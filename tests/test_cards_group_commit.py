@@ -1,0 +1,135 @@
+"""The card group commit (corridor/batcher.py, resolvers/cards/orders.py): concurrent
+authorizations and captures at one merchant share transactions, and each is still
+decided as if alone. Many cards pay at once, each twice where its funds cover only one
+payment, beside requests that are declined or refused: no money is lost or duplicated
+(the merchant holds exactly the approved amounts, each card exactly its own), every
+card gets exactly one approval and one decline 51, and a declined or refused request
+does not fail its neighbours. Then a capture whose hold was voided by other means
+fails the group's transaction while it resolves the holds: the group is written again
+request by request, and only that capture fails. On PostgreSQL these are real concurrent transactions
+(two group commits' worth of connections); on SQLite they serialize."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+
+import pytest
+
+import resolvers.cards as cards
+from tests.card_world import AUTHORIZE, CAPTURE, authorize_input, build, issue
+from tests.ledger_world import VOID, account, balances, send, transfer
+from tests.test_card_payments_concurrency import assert_ledger_balanced, count
+from tests.test_cards_issuing import luhn
+
+CARDS = 12
+FUNDS = "100.00"  # each card's account: one payment of PAYMENT fits, two do not
+PAYMENT = "60.00"
+
+
+@pytest.fixture
+def batches(monkeypatch) -> list[int]:
+    """The size of every group the card group commit writes (the same function, counted)."""
+    sizes: list[int] = []
+    write = cards.write_card_orders
+
+    async def counted(session, orders, **kwargs):
+        sizes.append(len(orders))
+        return await write(session, orders, **kwargs)
+
+    monkeypatch.setattr(cards, "write_card_orders", counted)
+    return sizes
+
+
+async def _cards(api, ids: dict) -> list[tuple[str, str]]:
+    """CARDS Mir cards of Sberbank, each on its own account funded with FUNDS: (pan, account)."""
+    made = []
+    for k in range(CARDS):
+        holder = await account(api, ids["sber"], f"Holder {k}", "RUB", "CUSTOMER")
+        made.append((luhn(f"2200{k:03d}"), holder))
+    results = await send(api, *(transfer(ids["issue RUB"], holder, FUNDS) for _, holder in made))
+    assert all(r["errors"] == [] for r in results), results
+    for pan, holder in made:
+        await issue(api, pan, holder)
+    return made
+
+
+def _not_luhn(pan: str) -> str:
+    return pan[:-1] + str((int(pan[-1]) + 1) % 10)
+
+
+async def _all_at_once(api, calls: list[tuple[str, dict]]) -> list[dict]:
+    bodies = await asyncio.gather(*(api.raw(query, variables) for query, variables in calls))
+    assert all("errors" not in body for body in bodies), bodies
+    return [body["data"] for body in bodies]
+
+
+async def test_concurrent_card_payments_at_one_merchant_are_each_decided_as_if_alone(api, batches):
+    ids = await build(api)
+    made = await _cards(api, ids)
+    moscow = ids["moscow"]
+    shop_before = await balances(api, ids["shop_rub"])
+    rows_before = await count(api, "card_authorization")
+    twin = authorize_input(moscow, made[0][0], "1.00", "RUB")
+    calls = [(AUTHORIZE, authorize_input(moscow, pan, PAYMENT, "RUB")) for pan, _ in made for _ in range(2)]
+    calls += [
+        (AUTHORIZE, authorize_input(moscow, _not_luhn(made[3][0]), PAYMENT, "RUB")),  # 14
+        (AUTHORIZE, authorize_input(moscow, made[1][0], PAYMENT, "XAU")),  # not the merchant's currency: an error
+        (AUTHORIZE, authorize_input(moscow, made[2][0], "0.001", "RUB")),  # 13
+        (AUTHORIZE, twin),
+        (AUTHORIZE, twin),  # the same request again: one authorization, one hold
+    ]
+    answers = [data["authorizePayment"] for data in await _all_at_once(api, calls)]
+
+    assert max(batches) > 1, batches  # the requests did share transactions
+    by_card: dict[str, list[str]] = {}
+    for (_, variables), answer in zip(calls[: 2 * CARDS], answers, strict=False):
+        assert answer["errors"] == [], answer
+        by_card.setdefault(variables["input"]["pan"], []).append(answer["authorization"]["responseCode"])
+    # Per card, whichever came first holds the funds, the other is declined for want of them.
+    assert all(sorted(codes) == ["00", "51"] for codes in by_card.values()), by_card
+    luhn_fail, wrong_currency, tiny, first_twin, second_twin = answers[2 * CARDS :]
+    assert luhn_fail["authorization"]["responseCode"] == "14"
+    assert wrong_currency["authorization"] is None and wrong_currency["errors"][0]["code"] == "CURRENCY_MISMATCH"
+    assert tiny["authorization"]["responseCode"] == "13"
+    assert first_twin == second_twin and first_twin["authorization"]["responseCode"] == "00"  # 60.00 + 1.00 fit
+
+    approved = [a["authorization"] for a in answers[:-1] if a["authorization"] and a["authorization"]["approved"]]
+    assert len(approved) == CARDS + 1
+    assert all(len(a["transfers"]) == 1 and a["transfers"][0]["state"] == "PENDING" for a in approved)
+    assert await count(api, "card_authorization") == rows_before + 2 * CARDS + 3  # each outcome once, no error's
+    for _, holder in made[1:]:  # each card holds exactly its one payment
+        assert Decimal((await balances(api, holder))["debitsPending"]) == Decimal(PAYMENT)
+    held = sum(Decimal(a["amount"]["amount"]) for a in approved)
+    shop = await balances(api, ids["shop_rub"])
+    assert Decimal(shop["creditsPending"]) - Decimal(shop_before["creditsPending"]) == held
+    await assert_ledger_balanced(api)
+
+    # One hold is voided by other means: that capture fails while it resolves the holds,
+    # which fails the group's transaction; each capture is then written alone, and only
+    # that one fails.
+    poisoned = approved[0]
+    voided = (await api(VOID, {"id": poisoned["transfers"][0]["transferId"]}))["voidTransfer"]
+    assert voided["errors"] == [] and voided["transfer"]["state"] == "VOIDED", voided
+    batches.clear()
+    captures = [(CAPTURE, {"id": a["authorizationId"]}) for a in approved]
+    results = [data["capturePayment"] for data in await _all_at_once(api, captures)]
+
+    assert max(batches) > 1, batches
+    assert results[0]["authorization"] is None and results[0]["errors"][0]["code"] == "TRANSFER_NOT_PENDING"
+    assert all(r["errors"] == [] and r["authorization"]["state"] == "CAPTURED" for r in results[1:]), results
+    captured = sum(Decimal(a["amount"]["amount"]) for a in approved[1:])
+    shop = await balances(api, ids["shop_rub"])
+    assert Decimal(shop["creditsPosted"]) - Decimal(shop_before["creditsPosted"]) == captured
+    assert Decimal(shop["creditsPending"]) == Decimal(shop_before["creditsPending"])
+    await assert_ledger_balanced(api)
+
+
+async def test_an_idle_server_writes_a_card_request_at_once(api, batches):
+    ids = await build(api)
+    answer = (await api(AUTHORIZE, authorize_input(ids["moscow"], "mir", "5.00", "RUB")))["authorizePayment"]
+    assert answer["authorization"]["approved"], answer
+    assert batches == [1]
+    missing = (await api(CAPTURE, {"id": str(uuid.uuid4())}))["capturePayment"]
+    assert missing["errors"][0]["code"] == "NOT_FOUND" and batches == [1, 1]
