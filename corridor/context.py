@@ -22,7 +22,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from corridor.db import WRITE_OPTION
 from corridor.settings import Settings
 from models.base import utcnow
-from resolvers import ledger
 from resolvers.access import Principal
 
 if TYPE_CHECKING:
@@ -35,10 +34,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger("corridor.context")
 
-# PostgreSQL: serialization failure, deadlock detected, unique violation, and a lock
-# not granted within lock_timeout (the ledger's late credits: resolvers/ledger/locks.py).
-LOCK_NOT_AVAILABLE = "55P03"
-RETRY_SQLSTATES = frozenset({"40001", "40P01", "23505", LOCK_NOT_AVAILABLE})
+# PostgreSQL: serialization failure, deadlock detected, unique violation.
+RETRY_SQLSTATES = frozenset({"40001", "40P01", "23505"})
 
 
 def _sqlstate(error: DBAPIError) -> str | None:
@@ -55,17 +52,13 @@ async def with_retries(attempt: Callable[[], Awaitable[T]], attempts: int, what:
     """`attempt()` again (at most `attempts` times in all) when the database refuses it for
     a reason that a new try resolves: a deadlock or serialization failure, a unique key
     taken by a concurrent insert (the new try sees it and answers as a replay or
-    conflict), SQLite's lock timeout, or a late credit of the ledger that waited too
-    long for its row (the new tries lock every account up front, in id order)."""
-    up_front = False
+    conflict), or SQLite's lock timeout."""
     for number in range(1, attempts + 1):
         try:
-            with ledger.credits_locked_up_front(up_front):
-                return await attempt()
+            return await attempt()
         except DBAPIError as error:
             if number == attempts or not retryable(error):
                 raise
-            up_front = up_front or _sqlstate(error) == LOCK_NOT_AVAILABLE
             cause = error.orig.__cause__ or error.orig  # asyncpg's own error behind the adapter's
             log.info("%s retried after %s", what, type(cause).__name__)
     raise AssertionError("unreachable")

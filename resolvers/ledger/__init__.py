@@ -42,7 +42,7 @@ from resolvers.ledger.accounts import (
     settlement_accounts,
 )
 from resolvers.ledger.holds import HoldChange, expire_lapsed, post_transfer, resolve_holds, void_transfer
-from resolvers.ledger.locks import ACCOUNTS, TRANSFERS, credits_locked_up_front
+from resolvers.ledger.locks import ACCOUNTS, TRANSFERS
 from resolvers.ledger.posting import (
     MAX_BATCH,
     Leg,
@@ -79,7 +79,6 @@ __all__ = [
     "accounts_by_id",
     "create_transfer_groups",
     "create_transfers",
-    "credits_locked_up_front",
     "effective_balances",
     "effective_state",
     "expire_lapsed",

@@ -27,7 +27,7 @@ async def _locked_pending(session: AsyncSession, principal: Principal, transfer_
     found = await transfer_by_key(session, transfer_id)
     if found is None:
         raise not_found("No transfer with this transferId.", "transferId")
-    held = await lock_accounts(session, (found.debit_account_id,), (found.credit_account_id,), now)
+    held = await lock_accounts(session, (found.debit_account_id, found.credit_account_id), now)
     transfer = await transfer_by_key(session, transfer_id)  # as it stands under the locks
     debit, credit = held[transfer.debit_account_id], held[transfer.credit_account_id]
     if not may_act_for(principal, debit.owner_id):
@@ -134,7 +134,7 @@ async def resolve_holds(session: AsyncSession, changes: Sequence[HoldChange], *,
     found = await known_transfers(connection, keys)
     if len(found) != len(keys):
         raise not_found("No transfer with this transferId.", "transferId")
-    held = await lock_accounts(session, (t.debit_account_id for t in found), (t.credit_account_id for t in found), now)
+    held = await lock_accounts(session, (a for t in found for a in (t.debit_account_id, t.credit_account_id)), now)
     transfers = {row.transfer_id: row for row in await known_transfers(connection, keys)}  # under the locks
     for change in changes:
         transfer = transfers[change.transfer_id]
@@ -166,9 +166,7 @@ async def expire_lapsed(session: AsyncSession, now: dt.datetime, limit: int = 50
     ).all()
     if not due:
         return 0
-    held = await lock_accounts(
-        session, (row.debit_account_id for row in due), (row.credit_account_id for row in due), now
-    )
+    held = await lock_accounts(session, (a for row in due for a in (row.debit_account_id, row.credit_account_id)), now)
     released = await connection.execute(
         update(TRANSFERS)
         .where(TRANSFERS.c.id.in_([row.id for row in due]), TRANSFERS.c.state == TransferState.PENDING)

@@ -1,20 +1,11 @@
 """The ledger's write core: its tables and prebuilt statements, and the accounts a
 transaction touches with their columns as it leaves them.
 
-Locking (PostgreSQL; SQLite's writers hold the database's write lock): an account that
-a transaction debits is locked FOR UPDATE up front, in id order, in one statement with
-the reads, since a debit checks `available`. An account that it only credits is read
-without a lock and written late by an atomic increment (a credit never lowers
-`available`, and the only limit on an account, `balance_not_negative`, is one a credit
-cannot break), so a busy merchant, FX position or fee account is not a row held for
-the whole transaction. The late increments take their row locks in id order at the
-end, waiting at most CREDIT_WAIT: a transaction that debits A and credits B and one
-that debits B and credits A would otherwise wait on each other (a cycle that
-PostgreSQL only breaks after its deadlock_timeout, a second by default). Every such
-cycle has a late increment among its waits (up-front locks alone are taken in one
-order), so the wait runs out first (SQLSTATE 55P03), the transaction rolls back, and
-its retry (`corridor.context.with_retries`) locks all its accounts up front in id
-order under `credits_locked_up_front()`, as a long-held account also needs.
+Locking (PostgreSQL; SQLite's writers hold the database's write lock): the accounts a
+transaction touches are locked up front, in id order, in one statement with the reads,
+FOR NO KEY UPDATE (the lock an UPDATE of the balance columns takes, which lets the
+foreign-key checks of a concurrent transfer insert through). Their net changes are
+written at the end in one statement, in the same order.
 
 Statements are built once: building SQLAlchemy expressions costs more CPU per request
 than running them.
@@ -23,12 +14,10 @@ than running them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import BigInteger, Uuid, and_, any_, bindparam, func, insert, literal, literal_column, update
+from sqlalchemy import BigInteger, Uuid, and_, any_, bindparam, func, insert, literal_column, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -86,34 +75,6 @@ _LOCK_FOR_UPDATE = (
     .order_by(ACCOUNTS.c.id)
     .with_for_update(of=ACCOUNTS, key_share=True)
 )
-# The debited accounts locked in id order (the CTE returns the rows as locked, never an
-# older version), the credited-only ones read as they stand.
-_DEBITED = _LOCK_FOR_UPDATE.cte("debited")
-_LOCK_DEBITED = select(_DEBITED).union_all(
-    select(*_COLUMNS, literal(0).label("lapsed_debits")).where(
-        ACCOUNTS.c.id == any_(bindparam("credited", type_=_ID_ARRAY))
-    )
-)
-# A late credit waits at most this long for its row (milliseconds; see the module's note):
-# under PostgreSQL's default deadlock_timeout (1 s), and long enough that a row held by a
-# slow but progressing transaction (a card payment's, under load) rarely runs it out.
-CREDIT_WAIT_MS = 500
-_WAIT_LATE = f"SET LOCAL lock_timeout = {CREDIT_WAIT_MS}"
-_WAIT_DEFAULT = "SET LOCAL lock_timeout = DEFAULT"
-_up_front: ContextVar[bool] = ContextVar("ledger_credits_up_front", default=False)
-
-
-@contextmanager
-def credits_locked_up_front(up_front: bool = True) -> Iterator[None]:
-    """While the block runs (in this task), writes lock the accounts they only credit up
-    front with the debited ones, in id order, and wait for them as long as it takes."""
-    token = _up_front.set(up_front)
-    try:
-        yield
-    finally:
-        _up_front.reset(token)
-
-
 KNOWN = select(TRANSFERS).where(TRANSFERS.c.transfer_id.in_(bindparam("keys", expanding=True)))
 _PG_KNOWN = select(TRANSFERS).where(TRANSFERS.c.transfer_id == any_(bindparam("keys", type_=ARRAY(Uuid))))
 BY_KEY = select(TRANSFERS).where(TRANSFERS.c.transfer_id == bindparam("key"))
@@ -174,7 +135,6 @@ class Held:
     credits_posted: int
     lapsed_debits: int = 0
     changed: bool = False
-    locked: bool = True  # False: only credited, read without a lock, written by a late increment
     start: tuple[int, int, int, int] = field(default=(0, 0, 0, 0))
 
     @property
@@ -188,27 +148,14 @@ class Held:
         (self.debits_pending, self.debits_posted, self.credits_pending, self.credits_posted, self.changed) = snapshot
 
 
-async def lock_accounts(
-    session: AsyncSession, debited: Iterable[int], credited: Iterable[int], now: dt.datetime
-) -> dict[int, Held]:
-    """Read the accounts, their columns and lapsed holds, in one statement: the debited
-    ones locked in id order; the only-credited ones too under `credits_locked_up_front`,
-    else read without a lock (see the module's note)."""
-    debits = set(debited)
-    credits = set(credited) - debits
-    if not debits and not credits:
+async def lock_accounts(session: AsyncSession, ids: Iterable[int], now: dt.datetime) -> dict[int, Held]:
+    """Lock the accounts in id order, in one statement, and read their columns and lapsed holds."""
+    ordered = sorted(set(ids))
+    if not ordered:
         return {}
     connection = await session.connection()
-    if connection.dialect.name != "postgresql":
-        statement, values, late = _LOCK, {"ids": sorted(debits | credits), "now": now}, set()
-    elif _up_front.get() or not credits:
-        statement, values, late = _LOCK_FOR_UPDATE, {"ids": sorted(debits | credits), "now": now}, set()
-    else:
-        statement, values, late = (
-            _LOCK_DEBITED,
-            {"ids": sorted(debits), "credited": sorted(credits), "now": now},
-            credits,
-        )
+    statement = _LOCK_FOR_UPDATE if connection.dialect.name == "postgresql" else _LOCK
+    values = {"ids": ordered, "now": now}
     held: dict[int, Held] = {}
     for row in (await connection.execute(statement, values)).all():
         columns = (row.debits_pending, row.debits_posted, row.credits_pending, row.credits_posted)
@@ -220,14 +167,12 @@ async def lock_accounts(
             *columns,
             lapsed_debits=int(row.lapsed_debits),
             start=columns,
-            locked=row.id not in late,
         )
     return held
 
 
 async def write_accounts(session: AsyncSession, held: Iterable[Held]) -> None:
-    """Add each changed account's net change, in id order, in one statement; the late
-    increments (accounts read without a lock) wait at most CREDIT_WAIT_MS for their rows."""
+    """Add each changed account's net change, in id order, in one statement."""
     changed = sorted((account for account in held if account.changed), key=lambda a: a.id)
     if not changed:
         return
@@ -245,12 +190,7 @@ async def write_accounts(session: AsyncSession, held: Iterable[Held]) -> None:
     if connection.dialect.name != "postgresql":
         await connection.execute(_ADD_TO_ACCOUNT, [dict(zip(_CHANGE_KEYS, change, strict=True)) for change in changes])
         return
-    late = not all(account.locked for account in changed)
-    if late:
-        await connection.exec_driver_sql(_WAIT_LATE)
     await connection.exec_driver_sql(_PG_ADD_TO_ACCOUNTS, tuple(map(list, zip(*changes, strict=True))))
-    if late:
-        await connection.exec_driver_sql(_WAIT_DEFAULT)
 
 
 _CHANGE_KEYS = ("key", "d_dpend", "d_dpost", "d_cpend", "d_cpost")

@@ -147,7 +147,7 @@ async def create_transfer_groups(session: AsyncSession, groups: Sequence[Transfe
     units = await reference.minor_units(session)
     live = [(group, index, amount) for group in groups for index, amount in _checked(group, units)]
     specs = [group.specs[index] for group, index, _ in live]
-    held = await lock_accounts(session, (s.debit_account_id for s in specs), (s.credit_account_id for s in specs), now)
+    held = await lock_accounts(session, (a for s in specs for a in (s.debit_account_id, s.credit_account_id)), now)
     known = await _known(session, {g.specs[i].transfer_id for g, i, _ in live if not g.specs[i].fresh})
     entries: dict[int, list[tuple[int, int]]] = {}
     for group, index, amount in live:
