@@ -132,11 +132,14 @@ async def test_network_wide_shares(api, interbank):
 
 
 async def test_series_by_calendar_interval(api, interbank):
-    day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    since, until = day - dt.timedelta(days=1), day + dt.timedelta(days=2)
+    # The flows are about half an hour either side of `between`, maybe either side of midnight:
+    # a day before the first flow's day (empty), that day, and two more.
+    first = interbank[1] - dt.timedelta(minutes=31)  # a minute to spare for the fixture's own time
+    day = first.replace(hour=0, minute=0, second=0, microsecond=0)
+    since, until = day - dt.timedelta(days=1), day + dt.timedelta(days=3)
     variables = {"a": "RU", "b": "CN", "since": since.isoformat(), "until": until.isoformat(), "cur": "CNY"}
     daily = (await api(SERIES, {**variables, "every": "DAY"}))["corridorSeries"]
-    assert [dt.datetime.fromisoformat(p["start"]) for p in daily] == [since + dt.timedelta(days=k) for k in range(3)]
+    assert [dt.datetime.fromisoformat(p["start"]) for p in daily] == [since + dt.timedelta(days=k) for k in range(4)]
     assert sum(p["paymentCount"] for p in daily) == 3 and daily[0]["paymentCount"] == 0
     assert daily[0]["totalValue"] == {"amount": "0.00", "currency": "CNY"} and daily[0]["shares"] == []
     monthly = (await api(SERIES, {**variables, "every": "MONTH"}))["corridorSeries"]
