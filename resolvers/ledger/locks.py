@@ -96,8 +96,8 @@ _ADD_TO_ACCOUNT = (
     )
 )
 # PostgreSQL, at the driver (no per-row work in SQLAlchemy): all new transfers in one
-# INSERT from arrays, and all accounts' net changes in one UPDATE from arrays, its rows
-# locked in id order first (the late credits' order, see the module's note).
+# INSERT from arrays, and all accounts' net changes in one UPDATE from arrays (their rows
+# already locked, in id order, by lock_accounts).
 _PG_INSERT_TRANSFERS = """
 INSERT INTO transfer (transfer_id, debit_account_id, credit_account_id, amount, currency_code, state,
                       timeout_seconds, expires_at, posted_amount, pending, reference, created_at)
@@ -110,14 +110,12 @@ RETURNING id, transfer_id
 _PG_ADD_TO_ACCOUNTS = """
 WITH change(id, dpend, dpost, cpend, cpost) AS (
     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[])
-), locked AS (
-    SELECT account.id FROM account JOIN change USING (id) ORDER BY account.id FOR NO KEY UPDATE OF account
 )
 UPDATE account SET debits_pending = account.debits_pending + change.dpend,
                    debits_posted = account.debits_posted + change.dpost,
                    credits_pending = account.credits_pending + change.cpend,
                    credits_posted = account.credits_posted + change.cpost
-FROM change JOIN locked USING (id) WHERE account.id = change.id
+FROM change WHERE account.id = change.id
 """
 
 
