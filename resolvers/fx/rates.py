@@ -57,7 +57,12 @@ class RateSpec:
     as_of: dt.datetime | None = None
 
 
-def _row_rate(row: ExchangeRate) -> Rate | None:
+# What a Rate is made of, read as plain rows: an ORM object per rate costs more than
+# the query itself once a series replays a few years of weekly rates.
+RATE_COLUMNS = (ExchangeRate.base, ExchangeRate.quote, ExchangeRate.rate, ExchangeRate.source, ExchangeRate.as_of)
+
+
+def _row_rate(row) -> Rate | None:
     """The stored rate, or None for one that could never be used (outside the bounds)."""
     try:
         rate = Decimal(row.rate)
@@ -132,19 +137,29 @@ async def rates_in_force(session: AsyncSession, at: dt.datetime) -> dict[tuple[s
         .subquery()
     )
     rows = await session.exec(
-        select(ExchangeRate).join(ranked, ranked.c.id == ExchangeRate.id).where(ranked.c.rank == 1)
+        select(*RATE_COLUMNS).join(ranked, ranked.c.id == ExchangeRate.id).where(ranked.c.rank == 1)
     )
     return graph_of({(row.base, row.quote): rate for row in rows if (rate := _row_rate(row)) is not None})
 
 
-def graph_of(stored: dict[tuple[str, str], Rate]) -> dict[tuple[str, str], Rate]:
+Graph = dict[tuple[str, str], Rate]
+
+
+def graph_of(stored: Graph, inverses: dict[int, Rate] | None = None) -> Graph:
     """The stored rates in force with their inverses (a stored pair wins over the inverse of
-    its reverse only when it is as recent or more)."""
+    its reverse only when it is as recent or more); `inverses`: those already computed,
+    by the id of the rate they invert (the caller keeps those rates alive), for the next call."""
     graph = dict(stored)
     for (base, quote), rate in stored.items():
         reverse = stored.get((quote, base))
-        if reverse is None or reverse.as_of < rate.as_of:
-            graph[(quote, base)] = rate.inverse()
+        if reverse is not None and reverse.as_of >= rate.as_of:
+            continue
+        inverse = inverses.get(id(rate)) if inverses is not None else None
+        if inverse is None:
+            inverse = rate.inverse()
+            if inverses is not None:
+                inverses[id(rate)] = inverse
+        graph[(quote, base)] = inverse
     return graph
 
 
@@ -152,7 +167,7 @@ async def rate_history(session: AsyncSession, until: dt.datetime) -> list[Rate]:
     """Every stored rate published as of `until` or before, oldest first (ties by id):
     what a series replays to know the rates in force at each of its points."""
     rows = await session.exec(
-        select(ExchangeRate).where(ExchangeRate.as_of <= until).order_by(ExchangeRate.as_of, ExchangeRate.id)
+        select(*RATE_COLUMNS).where(ExchangeRate.as_of <= until).order_by(ExchangeRate.as_of, ExchangeRate.id)
     )
     return [rate for row in rows if (rate := _row_rate(row)) is not None]
 
@@ -161,13 +176,14 @@ def graphs_at(history: Sequence[Rate], moments: Iterable[dt.datetime]) -> Iterat
     """The rates in force (with inverses) at each of `moments`, ascending, replaying
     `history` (oldest first, as `rate_history` gives it)."""
     stored: dict[tuple[str, str], Rate] = {}
+    inverses: dict[int, Rate] = {}  # each rate of `history` (alive as long as it) inverted once
     position = 0
     for moment in moments:
         while position < len(history) and history[position].as_of <= moment:
             rate = history[position]
             stored[(rate.base, rate.quote)] = rate
             position += 1
-        yield graph_of(stored)
+        yield graph_of(stored, inverses)
 
 
 async def exchange_rate(session: AsyncSession, base: str, quote: str, at: dt.datetime) -> Rate | None:
