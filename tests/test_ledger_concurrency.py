@@ -8,8 +8,12 @@ import random
 import uuid
 from decimal import Decimal
 
+import httpx
 from sqlalchemy import text
 
+from corridor.app import create_app
+from corridor.settings import Settings
+from tests.conftest import Api
 from tests.ledger_world import POST, VOID, balances, build, send, transfer
 
 CLIENTS = 16
@@ -83,3 +87,38 @@ async def test_concurrent_posts_and_voids_of_one_hold_resolve_it_once(api):
     sber = await balances(api, world.sber_settlement)
     assert sber["debitsPending"] == "0.00"
     assert sber["balance"] in ("700.00", "1000.00")
+
+
+async def test_one_transfer_id_sent_by_many_clients_at_once_is_applied_once(api):
+    # The known keys are looked up before the accounts are locked: a transfer with the same
+    # key committed in between must still be found (the insert fails on the unique key and
+    # the transaction is retried), never applied twice nor refused with a server error.
+    # Two apps on one database, as two workers are: each has its own group commit.
+    world = await build(api, fund="100.00")
+    key = str(uuid.uuid4())
+    same = transfer(world.sber_settlement, world.vtb_settlement, "1.00", transfer_id=key)
+    other = {**same, "amount": "2.00"}
+    sent = [same if n % 2 else other for n in range(CLIENTS)]
+    second = create_app(Settings(database_url=api.engine.url.render_as_string(hide_password=False)))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://b.test") as client:
+            twin = Api(app=second, client=client, key=api.key)
+            answers = await asyncio.gather(*(send(twin if n % 4 < 2 else api, t) for n, t in enumerate(sent)))
+    finally:
+        await second.state.engine.dispose()
+    results = [answer[0] for answer in answers]
+    created = [result for result in results if result["created"]]
+    assert len(created) == 1, results
+    winner = created[0]["transfer"]
+    for result, item in zip(results, sent, strict=True):
+        if result["created"]:
+            continue
+        if Decimal(item["amount"]) == Decimal(winner["amount"]["amount"]):
+            assert result["errors"] == [] and result["transfer"]["id"] == winner["id"], result
+        else:
+            assert [error["code"] for error in result["errors"]] == ["IDEMPOTENCY_CONFLICT"], result
+    hot = await balances(api, world.sber_settlement)
+    assert Decimal(hot["balance"]) == Decimal("100.00") - Decimal(winner["amount"]["amount"])
+    async with api.engine.connect() as connection:
+        count = await connection.scalar(text("SELECT count(*) FROM transfer WHERE amount IN (100, 200)"))
+    assert count == 1

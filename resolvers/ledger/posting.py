@@ -147,8 +147,11 @@ async def create_transfer_groups(session: AsyncSession, groups: Sequence[Transfe
     units = await reference.minor_units(session)
     live = [(group, index, amount) for group in groups for index, amount in _checked(group, units)]
     specs = [group.specs[index] for group, index, _ in live]
-    held = await lock_accounts(session, (a for s in specs for a in (s.debit_account_id, s.credit_account_id)), now)
+    # Known keys are looked up before the accounts are locked, so that the locks are held
+    # for less: a transfer with one of these keys committed in between makes the insert
+    # fail on the unique key, and the transaction is retried (it then finds it).
     known = await _known(session, {g.specs[i].transfer_id for g, i, _ in live if not g.specs[i].fresh})
+    held = await lock_accounts(session, (a for s in specs for a in (s.debit_account_id, s.credit_account_id)), now)
     entries: dict[int, list[tuple[int, int]]] = {}
     for group, index, amount in live:
         entries.setdefault(id(group), []).append((index, amount))
