@@ -14,11 +14,12 @@ these queries and for the rollup (`rollup`).
 
 One statement groups every flow of a period, whatever their number. The whole UTC days
 of the period are read from the rollup (`models.analytics.FlowRollup`: a few rows a day,
-summed as the flows were recorded); the partial days at its ends, and any day whose
-rollup a later, back-dated rate publication split, from the flows themselves. Either
-way, the rows and the times at which rates were published are read as one stream in
-time order, and a running maximum gives each row its rate epoch (the latest publication
-at or before it), so the flows of one currency and epoch convert with one rate. Amounts
+summed as the flows were recorded), and so is the last, partial day when its rows hold
+no flow at or after the period's end (as for a period that ends now); the other partial
+days, and any day whose rollup a later, back-dated rate publication split, from the flows
+themselves. Either way, the rows and the times at which rates were published are read as
+one stream in time order, and a running maximum gives each row its rate epoch (the latest
+publication at or before it), so the flows of one currency and epoch convert with one rate. Amounts
 are summed as two exact halves (high and low 32 bits), which no engine's integer sum
 can overflow.
 """
@@ -234,7 +235,7 @@ def _rolled(scope: Scope, first: dt.datetime | None, end: dt.datetime):
         rows = rows.join(right, right.code == rollup.target_country)
     else:
         rows = select(*columns, null().label("source"), null().label("target"))
-    rows = rows.where(rollup.day < end)
+    rows = rows.where(or_(rollup.day < end, and_(rollup.day == end, ~_later_on_last_day(scope, end))))
     if first is not None:
         rows = rows.where(rollup.day >= first)
     if scope.corridor is not None:
@@ -242,6 +243,21 @@ def _rolled(scope: Scope, first: dt.datetime | None, end: dt.datetime):
     if scope.currency is not None:
         rows = rows.where(rollup.currency_code == scope.currency)
     return rows.cte("rolled")
+
+
+def _later_on_last_day(scope: Scope, end):
+    """Whether a rollup row of the scope on the period's last, partial day (from `end`, its
+    midnight, to `until`) holds a flow at or after `until`. When none does, those rows are
+    the day's flows in the period, read from the rollup like a whole day's (a period that
+    ends now ends after every flow recorded so far); else the day's flows are read. Both
+    sides of that choice are in the one statement that reads the rows (one snapshot)."""
+    rollup = FlowRollup
+    later = select(literal_column("1")).where(rollup.day == end, rollup.last_at >= scope.until)
+    if scope.corridor is not None:
+        later = later.where(_either_way(scope, rollup.source_country, rollup.target_country))
+    if scope.currency is not None:
+        later = later.where(rollup.currency_code == scope.currency)
+    return later.exists()
 
 
 def _next_publication(written):
@@ -272,9 +288,16 @@ def _epoch(written):
 
 
 def _edges(scope: Scope, first, end):
-    """The times of the period outside its whole days [first, end)."""
+    """The times of the period outside its whole days [first, end) whose flows are read
+    from the flows themselves (the last day's, unless the rollup holds them whole)."""
     since, until = scope.since, scope.until
-    return lambda at: or_(and_(at >= end, at < until), *([and_(at >= since, at < first)] if since is not None else []))
+    # The last day's flows up to `until`, or none (an empty range, which the time's index
+    # answers at once) when the rollup holds them whole.
+    stop = select(case((_later_on_last_day(scope, end), until), else_=end)).scalar_subquery()
+    return lambda at: or_(
+        and_(at >= end, at < stop),
+        *([and_(at >= since, at < first)] if since is not None else []),
+    )
 
 
 def _summed(groups):
