@@ -18,6 +18,7 @@ Rounding, in one place:
 
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Context, Decimal
 
 from resolvers.errors import invalid
@@ -143,7 +144,12 @@ def significant(value: Decimal, digits: int = SIGNIFICANT) -> Decimal:
     """`value` rounded half-even to `digits` significant digits, in plain notation."""
     if value == 0:
         return Decimal(0)
-    return plain(Context(prec=digits, rounding=ROUND_HALF_EVEN).plus(value))
+    return plain(_significant_context(digits).plus(value))
+
+
+@functools.cache
+def _significant_context(digits: int) -> Context:
+    return Context(prec=digits, rounding=ROUND_HALF_EVEN)
 
 
 def significant_digits(value: Decimal) -> int:

@@ -4,6 +4,7 @@ and the inverses derived from them)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -145,21 +146,19 @@ async def rates_in_force(session: AsyncSession, at: dt.datetime) -> dict[tuple[s
 Graph = dict[tuple[str, str], Rate]
 
 
-def graph_of(stored: Graph, inverses: dict[int, Rate] | None = None) -> Graph:
+@functools.lru_cache(maxsize=4096)  # a series replays the same stored rates request after request
+def inverse_of(rate: Rate) -> Rate:
+    return rate.inverse()
+
+
+def graph_of(stored: Graph) -> Graph:
     """The stored rates in force with their inverses (a stored pair wins over the inverse of
-    its reverse only when it is as recent or more); `inverses`: those already computed,
-    by the id of the rate they invert (the caller keeps those rates alive), for the next call."""
+    its reverse only when it is as recent or more)."""
     graph = dict(stored)
     for (base, quote), rate in stored.items():
         reverse = stored.get((quote, base))
-        if reverse is not None and reverse.as_of >= rate.as_of:
-            continue
-        inverse = inverses.get(id(rate)) if inverses is not None else None
-        if inverse is None:
-            inverse = rate.inverse()
-            if inverses is not None:
-                inverses[id(rate)] = inverse
-        graph[(quote, base)] = inverse
+        if reverse is None or reverse.as_of < rate.as_of:
+            graph[(quote, base)] = inverse_of(rate)
     return graph
 
 
@@ -176,14 +175,13 @@ def graphs_at(history: Sequence[Rate], moments: Iterable[dt.datetime]) -> Iterat
     """The rates in force (with inverses) at each of `moments`, ascending, replaying
     `history` (oldest first, as `rate_history` gives it)."""
     stored: dict[tuple[str, str], Rate] = {}
-    inverses: dict[int, Rate] = {}  # each rate of `history` (alive as long as it) inverted once
     position = 0
     for moment in moments:
         while position < len(history) and history[position].as_of <= moment:
             rate = history[position]
             stored[(rate.base, rate.quote)] = rate
             position += 1
-        yield graph_of(stored, inverses)
+        yield graph_of(stored)
 
 
 async def exchange_rate(session: AsyncSession, base: str, quote: str, at: dt.datetime) -> Rate | None:
