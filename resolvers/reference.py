@@ -57,6 +57,19 @@ async def minor_units(session: AsyncSession) -> dict[str, int]:
     return _minor_units
 
 
+# Countries never change once migrated either: their currencies are read once per process.
+_country_currencies: dict[str, str] | None = None
+
+
+async def country_currencies(session: AsyncSession) -> dict[str, str]:
+    """Country code -> the code of its currency, for every known country."""
+    global _country_currencies
+    if _country_currencies is None:
+        rows = await session.exec(select(Country.code, Country.currency_code))
+        _country_currencies = {code: currency for code, currency in rows}
+    return _country_currencies
+
+
 def cached_minor_units() -> dict[str, int] | None:
     """The minor units if a request already read them, else None."""
     return _minor_units

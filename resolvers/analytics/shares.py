@@ -24,10 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.reference import Country
 from resolvers import reference
 from resolvers.access import Action, Principal, require
 from resolvers.analytics.flows import Corridor, Group, Scope, flow_groups
@@ -90,12 +88,11 @@ def period(since: dt.datetime | None, until: dt.datetime | None, now: dt.datetim
 async def corridor(session: AsyncSession, country_a: str, country_b: str) -> tuple[Corridor, set[str]]:
     """The corridor between two known countries, and their currencies."""
     codes = {"countryA": country_a.strip().upper(), "countryB": country_b.strip().upper()}
-    rows = await session.exec(select(Country).where(Country.code.in_(set(codes.values()))))
-    currencies = {row.code: row.currency_code for row in rows}
+    currencies = await reference.country_currencies(session)
     for name, code in codes.items():
         if code not in currencies:
             raise not_found(f"No country {code[:10]!r}.", name)
-    return Corridor(codes["countryA"], codes["countryB"]), set(currencies.values())
+    return Corridor(codes["countryA"], codes["countryB"]), {currencies[code] for code in codes.values()}
 
 
 async def reporting_units(session: AsyncSession, currency: str) -> tuple[str, dict[str, int]]:

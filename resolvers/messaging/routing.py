@@ -16,7 +16,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.messaging import NetworkMembership, ParticipationStatus
-from models.reference import Country, Institution
+from models.reference import Institution
 from resolvers import reference
 from resolvers.access import Action, Principal, require
 from resolvers.errors import DomainError, ErrorCode, invalid
@@ -111,9 +111,10 @@ class NetworkMap:
 
 
 async def network_map(session: AsyncSession, institution_ids: set[int]) -> NetworkMap:
-    """The networks, the issuers of currencies and these institutions' memberships: three statements."""
+    """The networks, the issuers of currencies and these institutions' memberships: two
+    statements (the countries' currencies are read once per process)."""
     networks = await list_networks(session)
-    issuers = {code: issued for code, issued in await session.exec(select(Country.code, Country.currency_code))}
+    issuers = await reference.country_currencies(session)
     statement = select(NetworkMembership).where(NetworkMembership.institution_id.in_(institution_ids))
     memberships = {(m.network_id, m.institution_id): m for m in await session.exec(statement)}
     return NetworkMap(tuple(networks), issuers, memberships)
