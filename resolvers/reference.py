@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.reference import Country, Currency, Institution, InstitutionKind
+from resolvers import rows
 from resolvers.access import Action, Principal, require
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
 from resolvers.pagination import Page, keyset_page
@@ -43,8 +46,8 @@ def check_bic(bic: str, country_code: str | None = None) -> str:
     return normalized
 
 
-# Currencies never change once migrated (no API writes them): their minor units
-# are read once per process.
+# Currencies never change once migrated (no API writes them): their minor units and
+# rows are read once per process.
 _minor_units: dict[str, int] | None = None
 
 
@@ -55,6 +58,27 @@ async def minor_units(session: AsyncSession) -> dict[str, int]:
         rows = await session.exec(select(Currency.code, Currency.minor_units))
         _minor_units = {code: units for code, units in rows}
     return _minor_units
+
+
+# Currency code -> its row (plain, immutable), read once per process.
+_currency_rows: dict[str, Any] = {}
+
+
+async def currency_rows(session: AsyncSession, codes: Sequence[str]) -> list[Any]:
+    """The currencies' rows (None for an unknown code), in the order of `codes`."""
+    missing = [code for code in codes if code not in _currency_rows]
+    if missing:
+        for row in await rows.table_rows_by_id(session, Currency.__table__, missing):
+            if row is not None:
+                _currency_rows[row.code] = row
+    return [_currency_rows.get(code) for code in codes]
+
+
+def cached_currency_rows(codes: Sequence[str]) -> list[Any] | None:
+    """The currencies' rows if every one was read before, else None."""
+    if all(code in _currency_rows for code in codes):
+        return [_currency_rows[code] for code in codes]
+    return None
 
 
 # Countries never change once migrated either: their currencies are read once per process.

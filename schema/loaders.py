@@ -21,8 +21,6 @@ from resolvers import access, cards, ledger, messaging, reference, rows, settlem
 
 T = TypeVar("T")
 MISSING: Any = object()
-# Currency code -> its row (plain, immutable), for every request of the process.
-_currencies: dict[str, Any] = {}
 
 
 class SharedLoader(DataLoader):
@@ -115,18 +113,13 @@ class Loaders:
 
     @cached_property
     def currency(self) -> DataLoader:
-        """code -> the currency's row, read once per process: currencies never change once
-        migrated (no API writes them; resolvers.reference reads their minor units once too)."""
+        """code -> the currency's row, read once per process (resolvers.reference.currency_rows):
+        currencies never change once migrated."""
         read = self._ctx.read
-        table = reference_models.Currency.__table__
 
         async def load(codes: Sequence[str]) -> list[Any]:
-            missing = [code for code in codes if code not in _currencies]
-            if missing:
-                for row in await read(lambda session: rows.table_rows_by_id(session, table, missing)):
-                    if row is not None:
-                        _currencies[row.code] = row
-            return [_currencies.get(code) for code in codes]
+            cached = reference.cached_currency_rows(codes)
+            return cached if cached is not None else await read(lambda s: reference.currency_rows(s, codes))
 
         return SharedLoader(load_fn=load)
 
