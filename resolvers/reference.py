@@ -46,22 +46,33 @@ def check_bic(bic: str, country_code: str | None = None) -> str:
     return normalized
 
 
-# Currencies never change once migrated (no API writes them): their minor units and
-# rows are read once per process.
-_minor_units: dict[str, int] | None = None
+# Currencies and countries never change once migrated (no API writes them): what the
+# service needs of them is read once per process.
+_READ_ONCE: dict[str, dict] = {}  # what `_mapping` read, by name
+_currency_rows: dict[str, Any] = {}  # currency code -> its row (plain, immutable)
+
+
+async def _mapping(session: AsyncSession, name: str, key, value) -> dict:
+    """{key: value} over every row of their table, read the first time it is asked for."""
+    found = _READ_ONCE.get(name)
+    if found is None:
+        found = _READ_ONCE[name] = dict((await session.exec(select(key, value))).all())
+    return found
 
 
 async def minor_units(session: AsyncSession) -> dict[str, int]:
     """Currency code -> minor units, for every known currency."""
-    global _minor_units
-    if _minor_units is None:
-        rows = await session.exec(select(Currency.code, Currency.minor_units))
-        _minor_units = {code: units for code, units in rows}
-    return _minor_units
+    return await _mapping(session, "minor units", Currency.code, Currency.minor_units)
 
 
-# Currency code -> its row (plain, immutable), read once per process.
-_currency_rows: dict[str, Any] = {}
+def cached_minor_units() -> dict[str, int] | None:
+    """The minor units if a request already read them, else None."""
+    return _READ_ONCE.get("minor units")
+
+
+async def country_currencies(session: AsyncSession) -> dict[str, str]:
+    """Country code -> the code of its currency, for every known country."""
+    return await _mapping(session, "country currencies", Country.code, Country.currency_code)
 
 
 async def currency_rows(session: AsyncSession, codes: Sequence[str]) -> list[Any]:
@@ -79,24 +90,6 @@ def cached_currency_rows(codes: Sequence[str]) -> list[Any] | None:
     if all(code in _currency_rows for code in codes):
         return [_currency_rows[code] for code in codes]
     return None
-
-
-# Countries never change once migrated either: their currencies are read once per process.
-_country_currencies: dict[str, str] | None = None
-
-
-async def country_currencies(session: AsyncSession) -> dict[str, str]:
-    """Country code -> the code of its currency, for every known country."""
-    global _country_currencies
-    if _country_currencies is None:
-        rows = await session.exec(select(Country.code, Country.currency_code))
-        _country_currencies = {code: currency for code, currency in rows}
-    return _country_currencies
-
-
-def cached_minor_units() -> dict[str, int] | None:
-    """The minor units if a request already read them, else None."""
-    return _minor_units
 
 
 async def list_currencies(session: AsyncSession) -> list[Currency]:
