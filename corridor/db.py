@@ -87,6 +87,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
             pool_size=settings.pool_size or 10,
             max_overflow=10,
             pool_pre_ping=False,
+            # The connection used last is handed out first: its prepared statements (asyncpg's
+            # cache, PostgreSQL's plans) are warm, where a queue would rotate through them all.
+            pool_use_lifo=True,
         )
     )
 

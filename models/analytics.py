@@ -16,6 +16,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Field, SQLModel
 
 from models.base import Id, UTCDateTime, utcnow
+from models.cards import CardAuthorization
 from models.fx import ExchangeRate
 
 
@@ -73,6 +74,9 @@ NO_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # The rollup finds the latest publication at or before a flow, and the queries the rate
 # epochs, by publication time alone (FX's own index leads with the pair).
 Index("ix_exchange_rate_as_of", ExchangeRate.__table__.c.as_of)
+# The flows of a period's partial days are found by their time: an interbank payment's
+# creation (messaging's own index), a card payment's resolution (this one).
+Index("ix_card_authorization_resolved_at", CardAuthorization.__table__.c.resolved_at)
 
 
 class UTCDay(FunctionElement):

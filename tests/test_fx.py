@@ -3,6 +3,7 @@ baskets (SDR method) and the dollar index, with expected Decimals worked out by 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import pytest
@@ -301,3 +302,46 @@ def test_path_search_prefers_fewer_legs_then_the_better_product():
     assert find_path(graph, "A", "D", ["B", "C"]).via == ["E", "F"]
     assert find_path(graph, "A", "D", ["B", "C", "E"]) is None
     assert math.isclose(float(find_path(graph, "A", "A").rate), 1.0)
+
+
+INSERT_RATE = text(
+    "INSERT INTO exchange_rate (base, quote, rate, source, as_of, created_at) VALUES (:b, :q, :r, 'elsewhere', :t, :c)"
+)
+
+
+async def test_a_rate_stored_by_another_process_is_in_force_at_the_next_request(api):
+    """The rates in force come from a rate book each process keeps while the rate table does
+    not change: a rate written by someone else (here straight into the table, back-dated,
+    with a creation time older than every other) is seen at once, and so is a table
+    emptied and filled again with as many rows."""
+    await publish(api, rate("USD", "RUB", "90", T1), rate("CNY", "RUB", "12.5", T2))
+    assert (await api(RATE, {"base": "USD", "quote": "RUB"}))["exchangeRate"]["rate"] == "90"
+    long_ago = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    t1, t3 = (dt.datetime.fromisoformat(moment) for moment in (T1, T3))
+    async with api.engine.begin() as connection:
+        await connection.execute(INSERT_RATE, {"b": "USD", "q": "RUB", "r": "91", "t": t3, "c": long_ago})
+    assert (await api(RATE, {"base": "USD", "quote": "RUB"}))["exchangeRate"]["rate"] == "91"
+    path = (await api(PATH, {"from": "USD", "to": "CNY"}))["conversionPath"]
+    assert path["via"] == ["RUB"] and path["rate"] == "7.28"  # 91 / 12.5: the path follows the new rate too
+    async with api.engine.begin() as connection:
+        await connection.execute(text("DELETE FROM exchange_rate"))
+        for base, value in (("USD", "80"), ("CNY", "11"), ("EUR", "100")):
+            await connection.execute(INSERT_RATE, {"b": base, "q": "RUB", "r": value, "t": t1, "c": long_ago})
+    assert await stored_rates(api) == 3
+    assert (await api(RATE, {"base": "USD", "quote": "RUB"}))["exchangeRate"]["rate"] == "80"
+    assert (await api(RATE, {"base": "EUR", "quote": "RUB"}))["exchangeRate"]["rate"] == "100"
+
+
+def test_the_rates_in_force_a_rate_book_keeps_are_read_only():
+    from decimal import Decimal
+
+    from resolvers.fx import Rate, RateBook
+
+    first, later = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    book = RateBook([Rate("USD", "RUB", Decimal("90"), "t", first), Rate("USD", "RUB", Decimal("95"), "t", later)])
+    assert book.at(first - dt.timedelta(seconds=1)) == {}
+    assert book.at(first)[("USD", "RUB")].rate == Decimal("90")
+    assert book.at(later)[("RUB", "USD")].rate == Decimal("0.0105263157895")
+    assert book.at(later + dt.timedelta(days=1)) is book.at(later)  # kept, not replayed again
+    with pytest.raises(TypeError):
+        book.at(later)[("USD", "RUB")] = None

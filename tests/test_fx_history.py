@@ -76,8 +76,9 @@ async def test_a_series_is_bounded_and_its_period_checked(api):
 async def test_a_series_costs_the_same_statements_whatever_its_length(api):
     await _dxy(api, "2024-01-02T00:00:00Z", "0.9070")
     counts = []
-    for until in ("2024-01-10T00:00:00Z", "2024-12-31T00:00:00Z"):
+    # The first reads the rate book's rows; the others, only the rate table's state.
+    for until in ("2024-01-05T00:00:00Z", "2024-01-10T00:00:00Z", "2024-12-31T00:00:00Z"):
         with api.count_statements() as counted:
             await api(INDEX_HISTORY, {"since": "2024-01-01T00:00:00Z", "until": until})
         counts.append(counted[0])
-    assert counts[0] == counts[1] <= 3, counts
+    assert counts[0] - 1 == counts[1] == counts[2] <= 2, counts

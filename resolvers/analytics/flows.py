@@ -215,7 +215,7 @@ def _whole_days(scope: Scope) -> tuple[dt.datetime | None, dt.datetime] | None:
     return (first, end) if first < end else None
 
 
-def _rolled(scope: Scope, first: dt.datetime | None, end: dt.datetime):
+def _rolled(scope: Scope, first: dt.datetime | None, end: dt.datetime, last):
     """The rollup's rows of the scope on the whole days [first, end) (the epoch written with,
     day, at = their latest flow, currency, flows, high, low, source, target)."""
     rollup = FlowRollup
@@ -235,7 +235,8 @@ def _rolled(scope: Scope, first: dt.datetime | None, end: dt.datetime):
         rows = rows.join(right, right.code == rollup.target_country)
     else:
         rows = select(*columns, null().label("source"), null().label("target"))
-    rows = rows.where(or_(rollup.day < end, and_(rollup.day == end, ~_later_on_last_day(scope, end))))
+    held_whole = select(last.c.later).scalar_subquery() == 0
+    rows = rows.where(or_(rollup.day < end, and_(rollup.day == end, held_whole)))
     if first is not None:
         rows = rows.where(rollup.day >= first)
     if scope.corridor is not None:
@@ -245,19 +246,20 @@ def _rolled(scope: Scope, first: dt.datetime | None, end: dt.datetime):
     return rows.cte("rolled")
 
 
-def _later_on_last_day(scope: Scope, end):
-    """Whether a rollup row of the scope on the period's last, partial day (from `end`, its
-    midnight, to `until`) holds a flow at or after `until`. When none does, those rows are
-    the day's flows in the period, read from the rollup like a whole day's (a period that
-    ends now ends after every flow recorded so far); else the day's flows are read. Both
-    sides of that choice are in the one statement that reads the rows (one snapshot)."""
+def _last_day(scope: Scope, end):
+    """One row, one column `later`: 1 when a rollup row of the scope on the period's last,
+    partial day (from `end`, its midnight, to `until`) holds a flow at or after `until`, else
+    0. When none does, those rows are the day's flows in the period, read from the rollup
+    like a whole day's (a period that ends now ends after every flow recorded so far); else
+    the day's flows are read. Both sides of that choice are in the one statement that reads
+    the rows (one snapshot), which looks once (a CTE) whatever the number of its parts."""
     rollup = FlowRollup
     later = select(literal_column("1")).where(rollup.day == end, rollup.last_at >= scope.until)
     if scope.corridor is not None:
         later = later.where(_either_way(scope, rollup.source_country, rollup.target_country))
     if scope.currency is not None:
         later = later.where(rollup.currency_code == scope.currency)
-    return later.exists()
+    return select(case((later.exists(), 1), else_=0).label("later")).cte("last_day")
 
 
 def _next_publication(written):
@@ -287,13 +289,13 @@ def _epoch(written):
     return case((written == NO_EPOCH, null()), else_=written).label("epoch")
 
 
-def _edges(scope: Scope, first, end):
+def _edges(scope: Scope, first, end, last):
     """The times of the period outside its whole days [first, end) whose flows are read
     from the flows themselves (the last day's, unless the rollup holds them whole)."""
     since, until = scope.since, scope.until
     # The last day's flows up to `until`, or none (an empty range, which the time's index
     # answers at once) when the rollup holds them whole.
-    stop = select(case((_later_on_last_day(scope, end), until), else_=end)).scalar_subquery()
+    stop = select(case((last.c.later == 1, until), else_=end)).scalar_subquery()
     return lambda at: or_(
         and_(at >= end, at < stop),
         *([and_(at >= since, at < first)] if since is not None else []),
@@ -315,11 +317,12 @@ def _rolled_up(scope: Scope, first, end):
     """Every flow of the scope, grouped: the rollup's whole days [first, end), each group
     flagged `split` when a publication falls within (the epoch it was written with, its
     latest flow], and the flows of the partial days."""
-    groups = _grouped(scope, _rolled(scope, first, end)).subquery("grouped")
+    last = _last_day(scope, end)
+    groups = _grouped(scope, _rolled(scope, first, end, last)).subquery("grouped")
     split = case((_next_publication(groups.c.written) <= groups.c.latest, 1), else_=0).label("split")
     keys = [column for column in list(groups.c)[2:] if column.name not in ("latest",)]
     rolled = select(groups.c.currency, _epoch(groups.c.written), *keys, split)
-    edges = _raw(scope, _edges(scope, first, end)).add_columns(literal_column("0").label("split"))
+    edges = _raw(scope, _edges(scope, first, end, last)).add_columns(literal_column("0").label("split"))
     return _summed(union_all(rolled, edges).subquery("groups"))
 
 
@@ -341,7 +344,8 @@ def _split(rows, groups):
 def _redone(scope: Scope, first, end):
     """As `_rolled_up`, when a publication split some of the days: those days' rollup
     rows taken out again, and their flows read instead."""
-    rows = _rolled(scope, first, end)
+    last = _last_day(scope, end)
+    rows = _rolled(scope, first, end, last)
     groups = _grouped(scope, rows).cte("grouped")
     split = _split(rows, groups)
     undone = _grouped(scope, rows).where(rows.c.day.in_(select(split.c.day))).subquery("undone")
@@ -352,7 +356,7 @@ def _redone(scope: Scope, first, end):
     taken = select(undone.c.currency, _epoch(undone.c.written), *others, *negated)
     lowest = select(func.min(split.c.day)).scalar_subquery()
     latest = select(func.max(rows.c.at)).where(rows.c.day.in_(select(split.c.day))).scalar_subquery()
-    edges = _edges(scope, first, end)
+    edges = _edges(scope, first, end, last)
 
     def when(at):
         return or_(edges(at), and_(at >= lowest, at <= latest, UTCDay(at).in_(select(split.c.day))))
@@ -397,23 +401,33 @@ async def flow_groups(session: AsyncSession, scope: Scope, *, from_flows: bool =
     values = {"since": scope.since, "until": scope.until, "currency": scope.currency}
     if corridor is not None:
         values |= {"a": corridor.country_a, "b": corridor.country_b}
+    connection = await session.connection()  # plain rows: no ORM state to set up for them
     if days is None:
-        rows = (await session.exec(_prepared(shape, "flows"), params=values)).all()
-        return [_group(scope, row) for row in rows]
+        return [group for group, _ in _groups(scope, await connection.execute(_prepared(shape, "flows"), values))]
     values |= {"first": days[0], "end": days[1]}
-    rows = (await session.exec(_prepared(shape, "rolled up"), params=values)).all()
-    if any(row.split for row in rows):
-        rows = (await session.exec(_prepared(shape, "redone"), params=values)).all()
-    return [_group(scope, row) for row in rows]
+    groups = _groups(scope, await connection.execute(_prepared(shape, "rolled up"), values))
+    if any(split for _, split in groups):
+        groups = _groups(scope, await connection.execute(_prepared(shape, "redone"), values))
+    return [group for group, _ in groups]
 
 
-def _group(scope: Scope, row) -> Group:
-    return Group(
-        currency=row.currency,
-        epoch=row.epoch,  # typed as its column: a UTC datetime on both engines
-        count=int(row.count),
-        minor=int(row.high) * HALF + int(row.low),
-        start=dt.date.fromisoformat(row.start) if scope.calendar is not None else None,
-        source=row.source if scope.by_ends else None,
-        target=row.target if scope.by_ends else None,
-    )
+def _groups(scope: Scope, result) -> list[tuple[Group, bool]]:
+    """The groups of a statement's rows, each with whether a publication split it (False
+    where the statement does not say). Columns are taken by position: a row's attributes
+    cost several times more, and a page of a few hundred groups is read on every request."""
+    at = {name: k for k, name in enumerate(result.keys())}
+    currency, epoch, count, high, low = (at[name] for name in ("currency", "epoch", "count", "high", "low"))
+    start, source, target, split = (at.get(name) for name in ("start", "source", "target", "split"))
+    groups = []
+    for row in result.all():
+        group = Group(
+            currency=row[currency],
+            epoch=row[epoch],  # typed as its column: a UTC datetime on both engines
+            count=int(row[count]),
+            minor=int(row[high]) * HALF + int(row[low]),
+            start=dt.date.fromisoformat(row[start]) if scope.calendar is not None else None,
+            source=row[source] if scope.by_ends else None,
+            target=row[target] if scope.by_ends else None,
+        )
+        groups.append((group, bool(row[split]) if split is not None else False))
+    return groups

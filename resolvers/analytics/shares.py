@@ -30,7 +30,7 @@ from resolvers import reference
 from resolvers.access import Action, Principal, require
 from resolvers.analytics.flows import Corridor, Group, Scope, flow_groups
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
-from resolvers.fx import MAX_POINTS, Interval, converted, graphs_at, rate_history
+from resolvers.fx import MAX_POINTS, Interval, converted, rate_book
 from resolvers.money import WIDE, quantize_half_even
 
 USD = "USD"
@@ -117,9 +117,8 @@ async def converted_groups(
     session: AsyncSession, groups: Sequence[Group], reporting: str, units: dict[str, int]
 ) -> list[Decimal | None]:
     """Each group's value in `reporting` at the rates of its epoch (None: no rate converts it)."""
-    epochs = sorted({group.epoch for group in groups if group.epoch is not None})
-    history = await rate_history(session, epochs[-1]) if epochs else []
-    graphs = dict(zip(epochs, graphs_at(history, epochs), strict=True))
+    book = await rate_book(session) if any(group.epoch is not None for group in groups) else None
+    graphs = {epoch: book.at(epoch) for epoch in {group.epoch for group in groups} if epoch is not None}
     values: list[Decimal | None] = []
     for group in groups:
         amount = Decimal(group.minor).scaleb(-units[group.currency])

@@ -12,7 +12,8 @@
 - The dollar index follows ICE's formula over six pairs.
 
 Where each part lives (each module imports only the ones above it):
-- `rates`: the rate bounds, publishing rates, the rates in force at a time;
+- `rates`: the rate bounds, publishing rates, the rates in force at a time (from the
+  rate book: every stored rate, read again only when the table has changed);
 - `paths`: conversion paths (fewest legs, best product, avoided currencies);
 - `baskets`: defining a basket and valuing it;
 - `index`: the dollar index;
@@ -62,11 +63,11 @@ from resolvers.fx.rates import (
     RATE_MIN,
     SOURCE_MAX,
     Rate,
+    RateBook,
     RateSpec,
     exchange_rate,
-    graphs_at,
     publish_rates,
-    rate_history,
+    rate_book,
     rate_in_range,
     rates_in_force,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "Point",
     "Position",
     "Rate",
+    "RateBook",
     "RateSpec",
     "all_in_rate",
     "basket_by_code",
@@ -110,7 +112,6 @@ __all__ = [
     "exchange_rate",
     "exchange_transfers",
     "find_path",
-    "graphs_at",
     "may_see_quote",
     "points",
     "price_conversion",
@@ -118,7 +119,7 @@ __all__ = [
     "publish_rates",
     "quote_providers",
     "quote_state",
-    "rate_history",
+    "rate_book",
     "rate_in_range",
     "rates_in_force",
     "request_quote",

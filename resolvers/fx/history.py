@@ -1,9 +1,9 @@
 """Series over time from the stored rate history: the dollar index and a basket's value
 at the start of each DAY, WEEK or MONTH of a period, at most MAX_POINTS points.
 
-The history is read in one statement (every rate published by the end of the period)
-and replayed in time order: at each point the rates in force are those published at or
-before it, as `rates_in_force` would give them. A point where the rates do not allow
+The history is the rate book (`rates.rate_book`: every stored rate, read again only when
+the table changed): at each point the rates in force are those published at or before it,
+as `rates_in_force` gives them. A point where the rates do not allow
 the figure has no value (null), rather than being left out.
 """
 
@@ -23,7 +23,7 @@ from resolvers import reference
 from resolvers.errors import DomainError, ErrorCode, invalid
 from resolvers.fx.baskets import value_in
 from resolvers.fx.index import dollar_index_of
-from resolvers.fx.rates import graphs_at, rate_history
+from resolvers.fx.rates import rate_book
 
 MAX_POINTS = 1_000
 
@@ -73,8 +73,8 @@ async def _series(
     session: AsyncSession, since: dt.datetime, until: dt.datetime, interval: Interval, figure: Callable
 ) -> list[Point]:
     moments = points(since, until, interval)
-    history = await rate_history(session, moments[-1]) if moments else []
-    return [Point(at, figure(graph)) for at, graph in zip(moments, graphs_at(history, moments), strict=True)]
+    book = await rate_book(session)
+    return [Point(at, figure(book.at(at))) for at in moments]
 
 
 async def dollar_index_history(

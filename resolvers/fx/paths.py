@@ -4,6 +4,7 @@ then the best product of rates, through none of the avoided currencies."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from resolvers import reference
 from resolvers.errors import DomainError, ErrorCode, invalid
-from resolvers.fx.rates import Rate, rates_in_force
+from resolvers.fx.rates import Graph, Rate, rates_in_force
 from resolvers.money import ONE, WIDE, significant
 
 
@@ -22,7 +23,7 @@ class Path:
     target: str
     legs: tuple[Rate, ...]
 
-    @property
+    @functools.cached_property
     def rate(self) -> Decimal:
         product = ONE
         for leg in self.legs:
@@ -34,11 +35,27 @@ class Path:
         return [leg.quote for leg in self.legs[:-1]]
 
 
-def find_path(graph: dict[tuple[str, str], Rate], source: str, target: str, avoid: Iterable[str] = ()) -> Path | None:
-    """Fewest legs, then the best product of rates; never through an avoided currency."""
+MAX_KEPT_PATHS = 1024  # per set of rates in force
+
+
+def find_path(graph: Graph, source: str, target: str, avoid: Iterable[str] = ()) -> Path | None:
+    """Fewest legs, then the best product of rates; never through an avoided currency.
+    Over rates in force kept by the rate book (`InForce`), each path is found once."""
+    banned = frozenset(avoid)
+    kept = getattr(graph, "paths", None)
+    if kept is None:
+        return _search(graph, source, target, banned)
+    key = (source, target, banned)
+    if key not in kept:
+        if len(kept) >= MAX_KEPT_PATHS:
+            kept.clear()
+        kept[key] = _search(graph, source, target, banned)
+    return kept[key]
+
+
+def _search(graph: Graph, source: str, target: str, banned: frozenset) -> Path | None:
     if source == target:
         return Path(source, target, ())
-    banned = set(avoid)
     edges: dict[str, list[Rate]] = {}
     for (base, quote), rate in graph.items():
         if base not in banned and quote not in banned:
@@ -84,7 +101,7 @@ async def conversion_path(
     return find_path(await rates_in_force(session, at), source, target, avoided)
 
 
-def converted(graph: dict[tuple[str, str], Rate], amount: Decimal, source: str, target: str) -> Decimal | None:
+def converted(graph: Graph, amount: Decimal, source: str, target: str) -> Decimal | None:
     """`amount` of `source` in `target` over the rates `graph` (the conversion path's rate,
     unrounded: the caller rounds once), or None when no path leads there."""
     path = find_path(graph, source, target)

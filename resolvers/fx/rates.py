@@ -3,9 +3,11 @@ and the inverses derived from them)."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -121,29 +123,24 @@ async def _require_rate_publisher(session: AsyncSession, principal: Principal) -
         raise DomainError(ErrorCode.FORBIDDEN, "Only operators and FX providers publish rates.")
 
 
-async def rates_in_force(session: AsyncSession, at: dt.datetime) -> dict[tuple[str, str], Rate]:
-    """The latest stored rate of every pair at `at`, inverses included (a stored pair
-    wins over the inverse of its reverse only when it is as recent or more)."""
-    ranked = (
-        select(
-            ExchangeRate.id,
-            func.row_number()
-            .over(
-                partition_by=(ExchangeRate.base, ExchangeRate.quote),
-                order_by=(ExchangeRate.as_of.desc(), ExchangeRate.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(ExchangeRate.as_of <= at)
-        .subquery()
-    )
-    rows = await session.exec(
-        select(*RATE_COLUMNS).join(ranked, ranked.c.id == ExchangeRate.id).where(ranked.c.rank == 1)
-    )
-    return graph_of({(row.base, row.quote): rate for row in rows if (rate := _row_rate(row)) is not None})
+Graph = Mapping[tuple[str, str], Rate]
 
 
-Graph = dict[tuple[str, str], Rate]
+class InForce(dict):
+    """The rates in force at one moment, (base, quote) -> Rate, stored pairs and their
+    inverses: read-only, since the rate book keeps and shares it; `paths` keeps the
+    conversion paths found over it (`paths.find_path`)."""
+
+    __slots__ = ("paths",)
+
+    def __init__(self, rates: Mapping[tuple[str, str], Rate]) -> None:
+        super().__init__(rates)
+        self.paths: dict = {}
+
+    def _read_only(self, *_args, **_kwargs):
+        raise TypeError("the rates in force are read-only")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = __ior__ = _read_only
 
 
 @functools.lru_cache(maxsize=4096)  # a series replays the same stored rates request after request
@@ -151,7 +148,7 @@ def inverse_of(rate: Rate) -> Rate:
     return rate.inverse()
 
 
-def graph_of(stored: Graph) -> Graph:
+def graph_of(stored: dict[tuple[str, str], Rate]) -> dict[tuple[str, str], Rate]:
     """The stored rates in force with their inverses (a stored pair wins over the inverse of
     its reverse only when it is as recent or more)."""
     graph = dict(stored)
@@ -162,26 +159,72 @@ def graph_of(stored: Graph) -> Graph:
     return graph
 
 
-async def rate_history(session: AsyncSession, until: dt.datetime) -> list[Rate]:
-    """Every stored rate published as of `until` or before, oldest first (ties by id):
-    what a series replays to know the rates in force at each of its points."""
-    rows = await session.exec(
-        select(*RATE_COLUMNS).where(ExchangeRate.as_of <= until).order_by(ExchangeRate.as_of, ExchangeRate.id)
-    )
-    return [rate for row in rows if (rate := _row_rate(row)) is not None]
+class RateBook:
+    """Every stored rate as of one state of the table, oldest first (ties by id), and the
+    rates in force at any time from them: the latest of each pair published at or before
+    it, with the inverses. What it computes for a number of rates in force is kept (at most
+    MAX_KEPT of them), so a series or a set of rate epochs asked again costs lookups."""
 
+    MAX_KEPT = 1024
 
-def graphs_at(history: Sequence[Rate], moments: Iterable[dt.datetime]) -> Iterator[dict[tuple[str, str], Rate]]:
-    """The rates in force (with inverses) at each of `moments`, ascending, replaying
-    `history` (oldest first, as `rate_history` gives it)."""
-    stored: dict[tuple[str, str], Rate] = {}
-    position = 0
-    for moment in moments:
-        while position < len(history) and history[position].as_of <= moment:
-            rate = history[position]
+    def __init__(self, rates: Sequence[Rate]) -> None:
+        self.rates = tuple(rates)
+        self.moments = [rate.as_of for rate in self.rates]
+        assert self.moments == sorted(self.moments), "a rate book is in time order"
+        self._kept: dict[int, tuple[dict, InForce]] = {}
+        self._positions: list[int] = []  # of _kept, ascending
+
+    def at(self, moment: dt.datetime) -> InForce:
+        """The rates in force at `moment`."""
+        return self._in_force(bisect.bisect_right(self.moments, moment))[1]
+
+    def _in_force(self, position: int) -> tuple[dict, InForce]:
+        """(the stored pairs, the graph) once the first `position` rates are published,
+        replayed from the nearest kept position below."""
+        kept = self._kept.get(position)
+        if kept is not None:
+            return kept
+        if len(self._kept) >= self.MAX_KEPT:
+            self._kept.clear()
+            self._positions.clear()
+        below = bisect.bisect_left(self._positions, position)
+        start = self._positions[below - 1] if below else 0
+        stored = dict(self._kept[start][0]) if below else {}
+        for rate in self.rates[start:position]:
             stored[(rate.base, rate.quote)] = rate
-            position += 1
-        yield graph_of(stored)
+        kept = self._kept[position] = (stored, InForce(graph_of(stored)))
+        bisect.insort(self._positions, position)
+        return kept
+
+
+# The books read lately, by the state of the table they were read at. Rates are never
+# updated or deleted by the service, so the rows a transaction sees only ever grow and
+# their count tells one state from another; the newest id and creation time tell apart
+# a table emptied and filled again by hand (a restore, a test's clean-up).
+_BOOKS: OrderedDict[tuple, RateBook] = OrderedDict()
+MAX_BOOKS = 8
+
+
+async def rate_book(session: AsyncSession) -> RateBook:
+    """The stored rates as this transaction sees them: one aggregate statement, and the
+    rows themselves only when the table changed since a book was last read."""
+    connection = await session.connection()  # plain rows: no ORM state to set up for them
+    state = select(func.count(), func.max(ExchangeRate.id), func.max(ExchangeRate.created_at))
+    key = tuple((await connection.execute(state)).one())
+    book = _BOOKS.get(key)
+    if book is None:
+        rows = await connection.execute(select(*RATE_COLUMNS).order_by(ExchangeRate.as_of, ExchangeRate.id))
+        book = _BOOKS[key] = RateBook([rate for row in rows if (rate := _row_rate(row)) is not None])
+        while len(_BOOKS) > MAX_BOOKS:
+            _BOOKS.popitem(last=False)
+    _BOOKS.move_to_end(key)
+    return book
+
+
+async def rates_in_force(session: AsyncSession, at: dt.datetime) -> InForce:
+    """The latest stored rate of every pair at `at`, inverses included (a stored pair
+    wins over the inverse of its reverse only when it is as recent or more)."""
+    return (await rate_book(session)).at(at)
 
 
 async def exchange_rate(session: AsyncSession, base: str, quote: str, at: dt.datetime) -> Rate | None:
