@@ -19,7 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from corridor import dashboard, ide, sweeper
 from corridor.auth import Authenticator
-from corridor.db import create_engine, session_factory
+from corridor.db import create_analytics_engine, create_engine, session_factory
 from corridor.endpoint import GraphQLEndpoint
 from corridor.events import EventHub
 from corridor.http import refusal
@@ -67,9 +67,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     engine = create_engine(settings)
     sessions = session_factory(engine)
+    analytics_engine = create_analytics_engine(settings)
+    analytics = session_factory(analytics_engine) if analytics_engine is not None else None
     hub = EventHub(settings.database_url, limit=settings.max_subscriptions, queue_size=settings.subscriber_queue)
     hub.install(sessions)
-    graphql = GraphQLEndpoint(settings, sessions, Authenticator(sessions), hub)
+    graphql = GraphQLEndpoint(settings, sessions, Authenticator(sessions), hub, analytics)
 
     async def healthz(_: Request) -> Response:
         try:
@@ -96,7 +98,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await hub.stop()
-            await engine.dispose()
+            for pool in (engine, analytics_engine):
+                if pool is not None:
+                    await pool.dispose()
 
     app = Starlette(
         routes=[
@@ -111,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.analytics_engine = analytics_engine
     app.state.sessions = sessions
     app.state.settings = settings
     return app

@@ -83,6 +83,8 @@ class Context:
 
     sessions: async_sessionmaker[AsyncSession]
     settings: Settings
+    # The analytics pool's sessions (corridor.db.create_analytics_engine); None: `sessions`.
+    analytics: async_sessionmaker[AsyncSession] | None = None
     principal: Principal | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     # The request's clock, read once: every rule of the request sees the same time.
@@ -102,6 +104,7 @@ class Context:
     # For a subscription connection: whether its key still holds (checked before each event).
     reauthenticate: Callable[[], Awaitable[bool]] | None = None
     _session: AsyncSession | None = None
+    _analysis: AsyncSession | None = None  # the analytics' session, once they read
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _work: set[asyncio.Task] = field(default_factory=set)
     _closed: bool = False
@@ -134,6 +137,23 @@ class Context:
 
         return await self._settled(run())
 
+    async def analyze(self, fetch: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`fetch(session)`, for the analytics' reads: on a session of the analytics pool,
+        shared by the request's analytics fields until it ends (as `read` where there is no
+        such pool)."""
+        if self.analytics is None:
+            return await self.read(fetch)
+
+        async def run() -> T:
+            async with self._lock:
+                if self._closed:
+                    raise RequestEnded(f"request {self.request_id} has ended")
+                if self._analysis is None:
+                    self._analysis = self.analytics()
+                return await fetch(self._analysis)
+
+        return await self._settled(run())
+
     async def write(self, work: Callable[[AsyncSession], Awaitable[T]], attempts: int = 3) -> T:
         """`work(session)` in a transaction of its own, committed when it returns and rolled
         back if it raises; retried as `with_retries` says."""
@@ -155,14 +175,16 @@ class Context:
         return await self._settled(with_retries(attempt, attempts, f"request {self.request_id}: transaction"))
 
     async def release(self) -> None:
-        """End the request's read transaction and give its connection back to the pool,
-        before waiting on work that needs a connection of its own (the batcher): with
-        SQLite's single connection per process, holding it would make that work wait."""
+        """End the request's read transactions (its own and the analytics') and give their
+        connections back, before waiting on work that needs a connection of its own (the
+        batcher): with SQLite's single connection per process, holding it would make that
+        work wait."""
 
         async def run() -> None:
             async with self._lock:
-                if self._session is not None and self._session.in_transaction():
-                    await self._session.commit()
+                for session in (self._session, self._analysis):
+                    if session is not None and session.in_transaction():
+                        await session.commit()
 
         await self._settled(run())
 
@@ -176,11 +198,13 @@ class Context:
         while self._work:
             await asyncio.gather(*self._work, return_exceptions=True)
         self._closed = True
-        session, self._session = self._session, None
-        if session is None:
-            return
-        try:
-            await session.close()
-        except DBAPIError as error:  # left unusable in a way not foreseen: never pool it
-            log.info("request %s: connection discarded on close: %s", self.request_id, error.orig)
-            await session.invalidate()
+        sessions = [self._session, self._analysis]
+        self._session = self._analysis = None
+        for session in sessions:
+            if session is None:
+                continue
+            try:
+                await session.close()
+            except DBAPIError as error:  # left unusable in a way not foreseen: never pool it
+                log.info("request %s: connection discarded on close: %s", self.request_id, error.orig)
+                await session.invalidate()

@@ -43,7 +43,9 @@ class GraphQLEndpoint(GraphQL):
     """Strawberry's ASGI view behind the body-size limit, bearer authentication and the
     request time limit. Every refusal is a JSON `errors` list with a code."""
 
-    def __init__(self, settings: Settings, sessions, authenticator: Authenticator, events: EventHub) -> None:
+    def __init__(
+        self, settings: Settings, sessions, authenticator: Authenticator, events: EventHub, analytics=None
+    ) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql",
@@ -55,6 +57,7 @@ class GraphQLEndpoint(GraphQL):
         )
         self.settings = settings
         self.sessions = sessions
+        self.analytics = analytics  # the analytics pool's sessions (None: `sessions` serve them)
         self.authenticator = authenticator
         self.events = events
         self.batcher = transfer_batcher(sessions)
@@ -78,7 +81,7 @@ class GraphQLEndpoint(GraphQL):
     async def _subscriptions(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A graphql-transport-ws connection: its context lives as long as it does (each
         event renews the clock and loaders, and gives the database connection back)."""
-        ctx = Context(sessions=self.sessions, settings=self.settings, events=self.events)
+        ctx = Context(sessions=self.sessions, settings=self.settings, events=self.events, analytics=self.analytics)
         scope.setdefault("state", {})["corridor"] = ctx
         started = time.perf_counter()
         try:
@@ -135,6 +138,7 @@ class GraphQLEndpoint(GraphQL):
             )
         ctx = Context(
             sessions=self.sessions,
+            analytics=self.analytics,
             settings=self.settings,
             principal=principal,
             batcher=self.batcher,

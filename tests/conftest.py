@@ -150,11 +150,14 @@ class Api:
             if not connection.get_execution_options().get(AUTHENTICATION_OPTION):
                 counter[0] += 1
 
-        event.listen(self.engine.sync_engine, "before_cursor_execute", before)
+        engines = [e.sync_engine for e in (self.engine, self.app.state.analytics_engine) if e is not None]
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", before)
         try:
             yield counter
         finally:
-            event.remove(self.engine.sync_engine, "before_cursor_execute", before)
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", before)
 
 
 async def _clean(engine) -> None:

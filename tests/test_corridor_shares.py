@@ -10,6 +10,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event, text
 
 from models.access import Role
 from models.base import set_clock_skew, utcnow
@@ -220,6 +221,31 @@ async def test_a_series_holds_at_most_1000_points(api):
     assert (
         len((await api(SERIES, {**variables, "every": "WEEK"}))["corridorSeries"]) == 157
     )  # Mondays from 2019-12-30 to 2022-12-26
+
+
+async def test_the_analytics_read_through_a_pool_of_their_own(api, interbank):
+    """On PostgreSQL the analytics' statements run on connections of their own, which plan
+    each statement once (generic plans); the ledger's keep PostgreSQL's own choice. On
+    SQLite the process's one connection serves them."""
+    pool = api.app.state.analytics_engine
+    if api.dialect == "sqlite":
+        assert pool is None
+        assert (await stats(api, "RU", "CN"))["paymentCount"] == 3
+        return
+    for engine, mode in ((pool, "force_generic_plan"), (api.engine, "auto")):
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SHOW plan_cache_mode")) == mode
+    seen = []
+
+    def sent(_connection, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(pool.sync_engine, "before_cursor_execute", sent)
+    try:
+        assert (await stats(api, "RU", "CN"))["paymentCount"] == 3
+    finally:
+        event.remove(pool.sync_engine, "before_cursor_execute", sent)
+    assert any("flow_rollup" in statement for statement in seen), seen
 
 
 async def test_statements_do_not_grow_with_the_payments(api, interbank):

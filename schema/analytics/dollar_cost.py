@@ -92,7 +92,7 @@ class DollarCostQuery:
         until: dt.datetime | None = None,
     ) -> CorridorDollarCost:
         caller, clock = principal(info), now(info)
-        cost = await context(info).read(
+        cost = await context(info).analyze(
             lambda session: analytics.dollar_cost(session, caller, country_a, country_b, since, until, now=clock)
         )
         return CorridorDollarCost(

@@ -140,7 +140,7 @@ class ReservesQuery:
     @strawberry.field
     async def reserve_holdings(self, info: Info, country_code: str, asset: str | None = None) -> list[ReserveHolding]:
         caller = principal(info)
-        rows = await context(info).read(
+        rows = await context(info).analyze(
             lambda session: analytics.reserve_holdings(session, caller, country_code, asset)
         )
         return [ReserveHolding.of(row) for row in rows]
@@ -155,7 +155,7 @@ class ReservesQuery:
         to: dt.date,
     ) -> ReserveChange:
         caller = principal(info)
-        change = await context(info).read(
+        change = await context(info).analyze(
             lambda session: analytics.reserve_change(session, caller, country_code, asset, from_, to)
         )
         return ReserveChange.of(change)
@@ -167,7 +167,7 @@ class ReservesQuery:
         self, info: Info, country_code: str, at: dt.date, currency: str | None = "USD"
     ) -> ReserveComposition:
         caller = principal(info)
-        composition = await context(info).read(
+        composition = await context(info).analyze(
             lambda session: analytics.reserve_composition(session, caller, country_code, at, currency or "USD")
         )
         return ReserveComposition.of(composition)

@@ -110,7 +110,7 @@ class SharesQuery:
         reporting_currency: str | None = "USD",
     ) -> CorridorStats:
         caller, clock, reporting = principal(info), now(info), reporting_currency or "USD"
-        stats = await context(info).read(
+        stats = await context(info).analyze(
             lambda session: analytics.corridor_stats(
                 session, caller, country_a, country_b, since, until, reporting, now=clock
             )
@@ -130,7 +130,7 @@ class SharesQuery:
     ) -> list[CorridorPoint]:
         caller, clock, every = principal(info), now(info), interval or Every.MONTH
         reporting = (reporting_currency or "USD").strip().upper()
-        series = await context(info).read(
+        series = await context(info).analyze(
             lambda session: analytics.corridor_series(
                 session, caller, country_a, country_b, since, until, every, reporting, now=clock
             )
@@ -147,7 +147,7 @@ class SharesQuery:
     ) -> list[CurrencyShare]:
         caller, clock = principal(info), now(info)
         reporting = (reporting_currency or "USD").strip().upper()
-        found = await context(info).read(
+        found = await context(info).analyze(
             lambda session: analytics.currency_shares(session, caller, since, until, reporting, now=clock)
         )
         return _shares(found, reporting)
