@@ -218,14 +218,14 @@ async def authorize_payments(
     # Claim the keys first: a concurrent request with the same key waits here (PostgreSQL's
     # unique index) until this one commits, then fails, is retried and answers as a replay.
     await session.flush()
-    cards = await _cards_of(session, claimed)
+    cards, accounts = await _cards_of(session, claimed)
     waiting: list[_Claimed] = []
     # Each step's finding goes on the row at once (a decline stores what was found before
     # it); the rows are written once more at the end, not after each step.
     with session.no_autoflush:
         for item in claimed:
             try:
-                await _steps(session, item, cards, waiting, hold_seconds, now)
+                await _steps(session, item, (cards, accounts), waiting, hold_seconds, now)
             except Decline as decline:
                 _declined(item.row, decline)
         await _place_holds(session, waiting, hold_seconds, now)
@@ -239,27 +239,30 @@ async def authorize_payments(
         noted(session, item.row)
 
 
-async def _cards_of(session: AsyncSession, claimed: Sequence[_Claimed]) -> dict[str, Card]:
-    """The cards the requests name, by PAN hash, their accounts loaded with them (one
-    statement each)."""
+async def _cards_of(session: AsyncSession, claimed: Sequence[_Claimed]) -> tuple[dict[str, Card], dict[int, Account]]:
+    """The cards the requests name, by PAN hash, and their accounts by id (one statement
+    each). The steps read an account's currency and id from them, never its balances,
+    which the holds change by other means."""
     digests = {item.row.pan_hash for item in claimed}
     cards = {card.pan_hash: card for card in await session.exec(select(Card).where(Card.pan_hash.in_(digests)))}
+    accounts: dict[int, Account] = {}
     if cards:
-        accounts = {card.account_id for card in cards.values()}
-        (await session.exec(select(Account).where(Account.id.in_(accounts)))).all()  # into the session's identity map
-    return cards
+        ids = {card.account_id for card in cards.values()}
+        accounts = {account.id: account for account in await session.exec(select(Account).where(Account.id.in_(ids)))}
+    return cards, accounts
 
 
 async def _steps(
     session: AsyncSession,
     item: _Claimed,
-    cards: dict[str, Card],
+    found: tuple[dict[str, Card], dict[int, Account]],
     waiting: list[_Claimed],
     hold_seconds: int,
     now: dt.datetime,
 ) -> None:
     """Steps 1 to 4 for one request, its holds then waiting to be placed; or Decline."""
     row, request = item.row, item.request
+    cards, accounts = found
     card = item.card = find_card(item.pan, cards.get(row.pan_hash))  # 1. the card and the request
     row.card_id, row.issuer_id = card.id, card.issuer_id
     row.amount = amount_minor(request.amount, row.currency_code, item.units)
@@ -269,10 +272,12 @@ async def _steps(
     route = await route_of(session, card, accepting)
     row.route, row.card_scheme_id, row.fee_bps = route.route, route.card_scheme_id, route.fee_bps
     await check_memberships(session, card, route, accepting, item.merchant)  # 3. the memberships
-    card_account = await session.get(Account, card.account_id)
+    card_account = accounts[card.account_id]
     if card_account.currency_code != row.currency_code:  # priced on the FX funds the holds before it left
         await _place_holds(session, waiting, hold_seconds, now)
-    hold = item.hold = await hold_legs(session, card, item.merchant_account, accepting, row.amount, route.fee_bps, now)
+    hold = item.hold = await hold_legs(
+        session, card_account, item.merchant_account, accepting, row.amount, route.fee_bps, now
+    )
     row.cardholder_amount, row.cardholder_currency, row.fee_amount = (
         hold.cardholder_amount,
         hold.cardholder_currency,

@@ -137,22 +137,34 @@ async def payment_transfers(session: AsyncSession, ids: Sequence[int]) -> list[l
 # ---------------------------------------------------------------- capture and reversal
 
 
-async def _locked_authorization(
-    session: AsyncSession, principal: Principal, authorization_id: uuid.UUID
-) -> CardAuthorization:
-    """The authorization, its row locked (one change at a time), for its acquirer or the
-    operator; NOT_FOUND for whoever may not see it, FORBIDDEN for its issuer. Its scheme
-    comes with it, into the session (for `_scheme_code`, with no statement of its own)."""
-    require(principal, Action.WRITE_OWN)
+async def _lock_authorizations(session: AsyncSession, keys: Sequence[uuid.UUID]) -> dict[uuid.UUID, CardAuthorization]:
+    """The authorizations of `keys` that exist, their rows locked (one change at a time) in
+    id order (so two groups never deadlock on them), by authorizationId. Their schemes come
+    with them, into the session (for `_scheme_code`, with no statement of its own)."""
     statement = (
         select(CardAuthorization, CardScheme)
         .join(CardScheme, CardScheme.id == CardAuthorization.scheme_id, isouter=True)
-        .where(CardAuthorization.authorization_id == authorization_id)
+        .where(CardAuthorization.authorization_id.in_(set(keys)))
+        .order_by(CardAuthorization.id)
         .with_for_update(of=CardAuthorization)
         .execution_options(populate_existing=True)
     )
-    found = (await session.exec(statement)).one_or_none()
-    row = found[0] if found is not None else None
+    return {row.authorization_id: row for row, _ in await session.exec(statement)}
+
+
+async def _locked_authorization(
+    session: AsyncSession,
+    principal: Principal,
+    authorization_id: uuid.UUID,
+    locked: dict[uuid.UUID, CardAuthorization] | None = None,
+) -> CardAuthorization:
+    """The authorization, its row locked (by `_lock_authorizations`, or now when `locked`
+    is None), for its acquirer or the operator; NOT_FOUND for whoever may not see it,
+    FORBIDDEN for its issuer."""
+    require(principal, Action.WRITE_OWN)
+    if locked is None:
+        locked = await _lock_authorizations(session, [authorization_id])
+    row = locked.get(authorization_id)
     if row is None or not may_see_authorization(principal, row):
         raise not_found("No authorization with this authorizationId.", "authorizationId")
     if not may_act_for(principal, row.acquirer_id):
@@ -186,16 +198,18 @@ class CaptureOrder:
 
 async def capture_payments(session: AsyncSession, orders: Sequence[CaptureOrder], *, now: dt.datetime) -> None:
     """Capture each order's payment as if alone and in order, leaving its outcome on it: the
-    authorizations locked and checked one by one (a request refused there gets its error,
-    before anything is written), then every hold resolved in one `ledger.resolve_holds`,
-    the obligations recorded once per scheme. A refusal while resolving (a hold changed by
-    other means) raises, so that the caller's transaction is rolled back: the card group
-    commit then writes each request alone. The same payment twice: the second after."""
+    authorizations locked in one statement (in id order), then checked one by one (a
+    request refused there gets its error, before anything is written), then every hold
+    resolved in one `ledger.resolve_holds`, the obligations recorded once per scheme. A
+    refusal while resolving (a hold changed by other means) raises, so that the caller's
+    transaction is rolled back: the card group commit then writes each request alone. The
+    same payment twice: the second after."""
     checked: list[tuple[CaptureOrder, CardAuthorization, int]] = []
     later: list[CaptureOrder] = []
+    locked = await _lock_authorizations(session, [order.authorization_id for order in orders])
     for order in orders:
         try:
-            found = await _checked_capture(session, order.principal, order.authorization_id, order.amount, now)
+            found = await _checked_capture(session, order, locked, now)
         except DomainError as error:
             order.result = error
             continue
@@ -233,11 +247,12 @@ async def capture_payment(
 
 
 async def _checked_capture(
-    session: AsyncSession, principal: Principal, authorization_id: uuid.UUID, amount: Decimal | None, now: dt.datetime
+    session: AsyncSession, order: CaptureOrder, locked: dict[uuid.UUID, CardAuthorization], now: dt.datetime
 ) -> CardAuthorization | tuple[CardAuthorization, int]:
-    """The authorization (its row locked) and the amount to capture; the row alone for a
-    replay; or the error, before anything is written."""
-    row = await _locked_authorization(session, principal, authorization_id)
+    """The order's authorization (its row locked) and the amount to capture; the row alone
+    for a replay; or the error, before anything is written."""
+    row = await _locked_authorization(session, order.principal, order.authorization_id, locked)
+    amount = order.amount
     state = authorization_state(row, now)
     if row.amount is None:
         raise _invalid_state(state, "only an APPROVED authorization is captured")

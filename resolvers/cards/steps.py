@@ -188,7 +188,7 @@ async def _conversion(
 
 async def hold_legs(
     session: AsyncSession,
-    card: Card,
+    card_account: Account,
     merchant_account: Account,
     accepting: CardScheme,
     minor: int,
@@ -197,7 +197,6 @@ async def hold_legs(
 ) -> HoldLegs:
     """Step 4: the holds that move `minor` from the card's account (converted when its
     currency differs) to the merchant, less the link's fee to the scheme operator's FEE account."""
-    card_account = await session.get(Account, card.account_id)
     currency = merchant_account.currency_code
     legs: list[tuple[PaymentLeg, ledger.Leg]] = []
     if card_account.currency_code == currency:
