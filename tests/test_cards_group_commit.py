@@ -177,3 +177,49 @@ async def test_a_group_costs_the_same_statements_whatever_its_size(api, monkeypa
     # SQLite writes the new authorizations and the resolved holds a row each, in-process.
     per_order = 0 if api.dialect == "postgresql" else 2
     assert all(statements <= 16 + per_order * size for size, statements in groups), groups
+
+
+@pytest.mark.parametrize("poor_first", [False, True])
+async def test_conversions_in_one_group_are_priced_on_the_funds_the_ones_before_leave(api, batches, poor_first):
+    """Card payments in CNY from RUB cards, at once: a cheaper FX provider whose CNY
+    position pays one of them, a dearer one with plenty, and a card too poor to pay. Each
+    is decided as if alone and in order: one conversion from the cheaper provider, the
+    others from the dearer (none declined for the cheaper one's spent funds), the poor
+    card declined 51 (when its refusal came before a conversion priced after it, the group
+    is written again request by request)."""
+    ids = await build(api)
+    cheap = (
+        await api(
+            'mutation { createInstitution(input: {name: "Cheap FX", bic: "CHFXAEAD", countryCode: "AE", '
+            "kind: FX_PROVIDER, spreadBps: 10}) { institution { id } } }"
+        )
+    )["createInstitution"]["institution"]["id"]
+    cheap_rub = await account(api, cheap, "RUB position", "RUB", "FX_POSITION")
+    cheap_cny = await account(api, cheap, "CNY position", "CNY", "FX_POSITION")
+    holders = [await account(api, ids["sber"], f"Traveller {k}", "RUB", "CUSTOMER") for k in range(4)]
+    funds = ["1000.00", "1000.00", "1000.00", "1.00"]  # 1.00 RUB cannot pay 10.00 CNY
+    if poor_first:
+        funds.reverse()
+    poor = funds.index("1.00")
+    results = await send(
+        api,
+        transfer(ids["issue CNY"], cheap_cny, "15.00", currency="CNY"),  # one payment of 10.00, not two
+        *(transfer(ids["issue RUB"], holder, amount) for holder, amount in zip(holders, funds, strict=True)),
+    )
+    assert all(r["errors"] == [] for r in results), results
+    pans = [luhn(f"2200{900 + k}") for k in range(4)]
+    for pan, holder in zip(pans, holders, strict=True):
+        await issue(api, pan, holder)
+    answers = await _all_at_once(
+        api, [(AUTHORIZE, authorize_input(ids["shanghai"], pan, "10.00", "CNY")) for pan in pans]
+    )
+    codes = [answer["authorizePayment"]["authorization"]["responseCode"] for answer in answers]
+
+    assert max(batches) > 1, batches
+    assert codes == ["51" if k == poor else "00" for k in range(4)], codes
+    if not poor_first:  # priced in one go: no request written twice
+        assert sum(batches) == 4, batches
+    assert (await balances(api, cheap_cny))["debitsPending"] == "10.00"
+    assert (await balances(api, ids["fx CNY"]))["debitsPending"] == "20.00"
+    assert (await balances(api, cheap_rub))["creditsPending"] != "0.00"
+    await assert_ledger_balanced(api)

@@ -273,10 +273,10 @@ async def _steps(
     row.route, row.card_scheme_id, row.fee_bps = route.route, route.card_scheme_id, route.fee_bps
     await check_memberships(session, card, route, accepting, item.merchant)  # 3. the memberships
     card_account = accounts[card.account_id]
-    if card_account.currency_code != row.currency_code:  # priced on the FX funds the holds before it left
-        await _place_holds(session, waiting, hold_seconds, now)
+    # A conversion is priced on the FX funds less what the holds before it will take.
+    spent = _spent(waiting) if card_account.currency_code != row.currency_code else None
     hold = item.hold = await hold_legs(
-        session, card_account, item.merchant_account, accepting, row.amount, route.fee_bps, now
+        session, card_account, item.merchant_account, accepting, row.amount, route.fee_bps, now, spent
     )
     row.cardholder_amount, row.cardholder_currency, row.fee_amount = (
         hold.cardholder_amount,
@@ -286,9 +286,29 @@ async def _steps(
     waiting.append(item)
 
 
+def _spent(waiting: Sequence[_Claimed]) -> dict[int, int]:
+    """What the waiting requests' holds will take from each account, by account id."""
+    spent: dict[int, int] = {}
+    for item in waiting:
+        for _, leg in item.hold.legs:
+            spent[leg.debit_account_id] = spent.get(leg.debit_account_id, 0) + leg.amount
+    return spent
+
+
+class Regroup(Exception):
+    """A conversion was priced on FX funds that a hold before it, refused, does not take:
+    the card group commit writes the group again request by request (as for any error),
+    each then priced on the funds as they are."""
+
+
+def _converted(item: _Claimed) -> bool:
+    return item.hold.cardholder_currency != item.row.currency_code
+
+
 async def _place_holds(session: AsyncSession, waiting: list[_Claimed], hold_seconds: int, now: dt.datetime) -> None:
     """Step 5 for the waiting requests: their holds placed, each request's all or none and
-    in order; approved, or declined for what the ledger refused. Empties `waiting`."""
+    in order; approved, or declined for what the ledger refused. Empties `waiting`. Raises
+    Regroup when a refused hold was priced before a conversion (which counted it spent)."""
     if not waiting:
         return
     results = await ledger.post_leg_groups(
@@ -299,6 +319,9 @@ async def _place_holds(session: AsyncSession, waiting: list[_Claimed], hold_seco
         references=[f"card authorization {item.row.authorization_id}" for item in waiting],
         now=now,
     )
+    refused = [k for k, result in enumerate(results) if isinstance(result, ledger.LegRefused)]
+    if refused and any(_converted(item) for item in waiting[refused[0] + 1 :]):
+        raise Regroup(f"a hold refused before a conversion priced after it ({len(waiting)} requests)")
     for item, result in zip(waiting, results, strict=True):
         if isinstance(result, ledger.LegRefused):
             _declined(item.row, refusal_decline(result, item.hold, item.card))

@@ -8,6 +8,7 @@ operator's FEE account; and what the ledger's refusal of the holds means (step 5
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -166,7 +167,7 @@ async def check_memberships(
 
 
 async def _conversion(
-    session: AsyncSession, card_account: Account, currency: str, minor: int, now: dt.datetime
+    session: AsyncSession, card_account: Account, currency: str, minor: int, now: dt.datetime, spent: Mapping[int, int]
 ) -> fx.Conversion:
     """Step 4, FX: the conversion that buys `minor` of the merchant's currency with the card
     account's, avoiding USD; decline 57 (no path), 05 (no liquidity) or 13 (the amount)."""
@@ -174,7 +175,15 @@ async def _conversion(
     avoid = [code for code in AVOIDED_ON_CARDS if code not in (sell, currency)]
     try:
         return await fx.price_conversion(
-            session, sell=sell, buy=currency, sell_minor=None, buy_minor=minor, avoid=avoid, now=now, field="amount"
+            session,
+            sell=sell,
+            buy=currency,
+            sell_minor=None,
+            buy_minor=minor,
+            avoid=avoid,
+            now=now,
+            field="amount",
+            spent=spent,
         )
     except DomainError as error:
         if error.code is ErrorCode.NO_RATE:
@@ -194,15 +203,17 @@ async def hold_legs(
     minor: int,
     fee_bps: int,
     now: dt.datetime,
+    spent: Mapping[int, int] | None = None,
 ) -> HoldLegs:
     """Step 4: the holds that move `minor` from the card's account (converted when its
-    currency differs) to the merchant, less the link's fee to the scheme operator's FEE account."""
+    currency differs: priced on the FX funds less what `spent` says holds not yet placed
+    take) to the merchant, less the link's fee to the scheme operator's FEE account."""
     currency = merchant_account.currency_code
     legs: list[tuple[PaymentLeg, ledger.Leg]] = []
     if card_account.currency_code == currency:
         payer, cardholder_amount = card_account.id, minor
     else:
-        conversion = await _conversion(session, card_account, currency, minor, now)
+        conversion = await _conversion(session, card_account, currency, minor, now, spent or {})
         cardholder_amount = conversion.sell_amount
         steps = [ledger.Leg(*step) for step in conversion.legs(card_account.id, merchant_account.id)]
         legs.append((PaymentLeg.CARDHOLDER, steps[0]))

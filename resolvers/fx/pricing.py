@@ -5,7 +5,7 @@ change hands, rounded against the client by less than one minor unit."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -34,9 +34,12 @@ class Position:
 
 
 async def provider_positions(
-    session: AsyncSession, currencies: set[str], now: dt.datetime
+    session: AsyncSession, currencies: set[str], now: dt.datetime, spent: Mapping[int, int] | None = None
 ) -> dict[tuple[int, str], Position]:
-    """(provider id, currency) -> the provider's FX_POSITION account in that currency."""
+    """(provider id, currency) -> the provider's FX_POSITION account in that currency; its
+    available funds less what `spent` says holds not yet placed will take from it (by
+    account id)."""
+    spent = spent or {}
     rows = (
         await session.exec(
             select(Account, Institution.spread_bps)
@@ -54,7 +57,7 @@ async def provider_positions(
     for account, spread in rows:
         key = (account.owner_id, account.currency_code)
         if key not in positions:  # a provider's first position in a currency is the one quoted
-            available = ledger.effective_balances(account, lapsed.get(account.id)).available
+            available = ledger.effective_balances(account, lapsed.get(account.id)).available - spent.get(account.id, 0)
             positions[key] = Position(account.owner_id, spread or 0, account.id, available)
     return positions
 
@@ -211,13 +214,15 @@ async def price_conversion(
     avoid: Sequence[str],
     now: dt.datetime,
     field: str,
+    spent: Mapping[int, int] | None = None,
 ) -> Conversion:
     """Price selling `sell_minor` of `sell` (or buying `buy_minor` of `buy`): a path that
     avoids `avoid`, a provider per leg (the best rate with the liquidity to pay the leg),
     the rates after spreads and the amounts, to minor units against the client by less
     than one minor unit (consecutive legs of one provider are rounded once).
     Raises NO_RATE, INSUFFICIENT_LIQUIDITY, or INVALID_INPUT on `field` when a leg
-    rounds to zero or an amount is too large to hold."""
+    rounds to zero or an amount is too large to hold. `spent`: what holds priced before
+    and not yet placed take from each position (by account id)."""
     units = await reference.minor_units(session)
     path = find_path(await rates_in_force(session, now), sell, buy, avoid)
     if path is None:
@@ -226,7 +231,7 @@ async def price_conversion(
     given_minor, given_currency = (sell_minor, sell) if selling else (buy_minor, buy)
     assert given_minor is not None and given_minor > 0, "the caller checks the amount"
     currencies = [sell, *path.via, buy]
-    positions = await provider_positions(session, set(currencies), now)
+    positions = await provider_positions(session, set(currencies), now, spent)
     try:
         known = Decimal(given_minor).scaleb(-units[given_currency])
         chosen = _choose_providers(path.legs, positions, units, known, selling)
