@@ -223,3 +223,32 @@ async def test_conversions_in_one_group_are_priced_on_the_funds_the_ones_before_
     assert (await balances(api, ids["fx CNY"]))["debitsPending"] == "20.00"
     assert (await balances(api, cheap_rub))["creditsPending"] != "0.00"
     await assert_ledger_balanced(api)
+
+
+async def test_a_conversion_declined_for_funds_a_refused_hold_left_is_decided_again(api, batches):
+    """A poor card's conversion priced first takes the only FX funds on paper; the ledger
+    then refuses its holds (51). The next card's conversion, priced on those funds as
+    spent, found no liquidity: the group is written again request by request, and that
+    card pays, as it would have alone after the refusal."""
+    ids = await build(api)
+    drained = await send(api, transfer(ids["fx CNY"], ids["issue CNY"], "100000.00", currency="CNY"))
+    assert drained[0]["errors"] == [], drained  # the only FX provider's CNY funds: none left
+    refill = await send(api, transfer(ids["issue CNY"], ids["fx CNY"], "12.00", currency="CNY"))
+    assert refill[0]["errors"] == [], refill  # enough for one payment of 10.00, not two
+    holders = [await account(api, ids["sber"], f"Traveller {k}", "RUB", "CUSTOMER") for k in range(2)]
+    funded = await send(
+        api, *(transfer(ids["issue RUB"], h, f) for h, f in zip(holders, ["1.00", "1000.00"], strict=True))
+    )
+    assert all(r["errors"] == [] for r in funded), funded
+    pans = [luhn(f"2200{950 + k}") for k in range(2)]
+    for pan, holder in zip(pans, holders, strict=True):
+        await issue(api, pan, holder)
+    answers = await _all_at_once(
+        api, [(AUTHORIZE, authorize_input(ids["shanghai"], pan, "10.00", "CNY")) for pan in pans]
+    )
+
+    assert max(batches) > 1, batches
+    codes = [answer["authorizePayment"]["authorization"]["responseCode"] for answer in answers]
+    assert codes == ["51", "00"], codes
+    assert (await balances(api, ids["fx CNY"]))["debitsPending"] == "10.00"
+    await assert_ledger_balanced(api)

@@ -152,6 +152,8 @@ class _Claimed:
     card: Card | None = None
     hold: HoldLegs | None = None
     transfers: list = field(default_factory=list)
+    converted: bool = False  # priced on the FX funds the holds before it leave
+    refused: bool = False  # its holds refused by the ledger
 
 
 async def _claim(
@@ -229,6 +231,7 @@ async def authorize_payments(
             except Decline as decline:
                 _declined(item.row, decline)
         await _place_holds(session, waiting, hold_seconds, now)
+    _check_pricing(claimed)
     session.add_all(
         CardPaymentTransfer(authorization_id=item.row.id, position=k, transfer_id=transfer.id, leg=leg)
         for item in claimed
@@ -274,7 +277,8 @@ async def _steps(
     await check_memberships(session, card, route, accepting, item.merchant)  # 3. the memberships
     card_account = accounts[card.account_id]
     # A conversion is priced on the FX funds less what the holds before it will take.
-    spent = _spent(waiting) if card_account.currency_code != row.currency_code else None
+    item.converted = card_account.currency_code != row.currency_code
+    spent = _spent(waiting) if item.converted else None
     hold = item.hold = await hold_legs(
         session, card_account, item.merchant_account, accepting, row.amount, route.fee_bps, now, spent
     )
@@ -301,14 +305,17 @@ class Regroup(Exception):
     each then priced on the funds as they are."""
 
 
-def _converted(item: _Claimed) -> bool:
-    return item.hold.cardholder_currency != item.row.currency_code
+def _check_pricing(claimed: Sequence[_Claimed]) -> None:
+    """Regroup when a request after one whose holds the ledger refused was priced on FX
+    funds that counted those holds spent (approved or declined for want of them)."""
+    first = next((k for k, item in enumerate(claimed) if item.refused), None)
+    if first is not None and any(item.converted for item in claimed[first + 1 :]):
+        raise Regroup(f"a hold refused before a conversion priced after it ({len(claimed)} requests)")
 
 
 async def _place_holds(session: AsyncSession, waiting: list[_Claimed], hold_seconds: int, now: dt.datetime) -> None:
     """Step 5 for the waiting requests: their holds placed, each request's all or none and
-    in order; approved, or declined for what the ledger refused. Empties `waiting`. Raises
-    Regroup when a refused hold was priced before a conversion (which counted it spent)."""
+    in order; approved, or declined for what the ledger refused. Empties `waiting`."""
     if not waiting:
         return
     results = await ledger.post_leg_groups(
@@ -319,11 +326,9 @@ async def _place_holds(session: AsyncSession, waiting: list[_Claimed], hold_seco
         references=[f"card authorization {item.row.authorization_id}" for item in waiting],
         now=now,
     )
-    refused = [k for k, result in enumerate(results) if isinstance(result, ledger.LegRefused)]
-    if refused and any(_converted(item) for item in waiting[refused[0] + 1 :]):
-        raise Regroup(f"a hold refused before a conversion priced after it ({len(waiting)} requests)")
     for item, result in zip(waiting, results, strict=True):
         if isinstance(result, ledger.LegRefused):
+            item.refused = True
             _declined(item.row, refusal_decline(result, item.hold, item.card))
             continue
         item.row.response_code, item.row.state = APPROVED, AuthorizationState.APPROVED
