@@ -179,6 +179,24 @@ async def test_a_group_costs_the_same_statements_whatever_its_size(api, monkeypa
     assert all(statements <= 16 + per_order * size for size, statements in groups), groups
 
 
+async def _pay_cny_at_once(api, ids: dict, funds: list[str], first_pan: int, *transfers: dict) -> list[str]:
+    """A Mir card per amount of `funds`, each on a Sberbank RUB account funded with it (in
+    one createTransfers with `transfers`), all paying 10.00 CNY at the Shanghai merchant at
+    once: their response codes, in order."""
+    holders = [await account(api, ids["sber"], f"Traveller {k}", "RUB", "CUSTOMER") for k in range(len(funds))]
+    funded = await send(
+        api, *transfers, *(transfer(ids["issue RUB"], h, f) for h, f in zip(holders, funds, strict=True))
+    )
+    assert all(r["errors"] == [] for r in funded), funded
+    pans = [luhn(f"2200{first_pan + k}") for k in range(len(funds))]
+    for pan, holder in zip(pans, holders, strict=True):
+        await issue(api, pan, holder)
+    answers = await _all_at_once(
+        api, [(AUTHORIZE, authorize_input(ids["shanghai"], pan, "10.00", "CNY")) for pan in pans]
+    )
+    return [answer["authorizePayment"]["authorization"]["responseCode"] for answer in answers]
+
+
 @pytest.mark.parametrize("poor_first", [False, True])
 async def test_conversions_in_one_group_are_priced_on_the_funds_the_ones_before_leave(api, batches, poor_first):
     """Card payments in CNY from RUB cards, at once: a cheaper FX provider whose CNY
@@ -196,24 +214,12 @@ async def test_conversions_in_one_group_are_priced_on_the_funds_the_ones_before_
     )["createInstitution"]["institution"]["id"]
     cheap_rub = await account(api, cheap, "RUB position", "RUB", "FX_POSITION")
     cheap_cny = await account(api, cheap, "CNY position", "CNY", "FX_POSITION")
-    holders = [await account(api, ids["sber"], f"Traveller {k}", "RUB", "CUSTOMER") for k in range(4)]
     funds = ["1000.00", "1000.00", "1000.00", "1.00"]  # 1.00 RUB cannot pay 10.00 CNY
     if poor_first:
         funds.reverse()
     poor = funds.index("1.00")
-    results = await send(
-        api,
-        transfer(ids["issue CNY"], cheap_cny, "15.00", currency="CNY"),  # one payment of 10.00, not two
-        *(transfer(ids["issue RUB"], holder, amount) for holder, amount in zip(holders, funds, strict=True)),
-    )
-    assert all(r["errors"] == [] for r in results), results
-    pans = [luhn(f"2200{900 + k}") for k in range(4)]
-    for pan, holder in zip(pans, holders, strict=True):
-        await issue(api, pan, holder)
-    answers = await _all_at_once(
-        api, [(AUTHORIZE, authorize_input(ids["shanghai"], pan, "10.00", "CNY")) for pan in pans]
-    )
-    codes = [answer["authorizePayment"]["authorization"]["responseCode"] for answer in answers]
+    one_payment = transfer(ids["issue CNY"], cheap_cny, "15.00", currency="CNY")  # of 10.00, not two
+    codes = await _pay_cny_at_once(api, ids, funds, 900, one_payment)
 
     assert max(batches) > 1, batches
     assert codes == ["51" if k == poor else "00" for k in range(4)], codes
@@ -235,20 +241,9 @@ async def test_a_conversion_declined_for_funds_a_refused_hold_left_is_decided_ag
     assert drained[0]["errors"] == [], drained  # the only FX provider's CNY funds: none left
     refill = await send(api, transfer(ids["issue CNY"], ids["fx CNY"], "12.00", currency="CNY"))
     assert refill[0]["errors"] == [], refill  # enough for one payment of 10.00, not two
-    holders = [await account(api, ids["sber"], f"Traveller {k}", "RUB", "CUSTOMER") for k in range(2)]
-    funded = await send(
-        api, *(transfer(ids["issue RUB"], h, f) for h, f in zip(holders, ["1.00", "1000.00"], strict=True))
-    )
-    assert all(r["errors"] == [] for r in funded), funded
-    pans = [luhn(f"2200{950 + k}") for k in range(2)]
-    for pan, holder in zip(pans, holders, strict=True):
-        await issue(api, pan, holder)
-    answers = await _all_at_once(
-        api, [(AUTHORIZE, authorize_input(ids["shanghai"], pan, "10.00", "CNY")) for pan in pans]
-    )
+    codes = await _pay_cny_at_once(api, ids, ["1.00", "1000.00"], 950)
 
     assert max(batches) > 1, batches
-    codes = [answer["authorizePayment"]["authorization"]["responseCode"] for answer in answers]
     assert codes == ["51", "00"], codes
     assert (await balances(api, ids["fx CNY"]))["debitsPending"] == "10.00"
     await assert_ledger_balanced(api)
