@@ -136,15 +136,11 @@ async def test_an_idle_server_writes_a_card_request_at_once(api, batches):
     assert missing["errors"][0]["code"] == "NOT_FOUND" and batches == [1, 1]
 
 
-async def test_a_group_costs_the_same_statements_whatever_its_size(api, monkeypatch):
-    """The statements of one group commit's transaction (its connection's alone): the
-        cards, accounts, schemes and memberships of all its authorizations read once, all its
-        captures' authorizations locked at once and their holds resolved in one statement on
-        PostgreSQL; so a group of a dozen payments costs about what a group of one does (before,
-    12 authorizations cost 48 statements and 12 captures 60)."""
-    ids = await build(api)
-    made = await _cards(api, ids)
-    groups: list[tuple[int, int]] = []  # (orders, statements)
+@pytest.fixture
+def group_statements(api, monkeypatch) -> list[tuple[int, int]]:
+    """(orders, statements) of every group the card group commit writes: the statements
+    of the group's transaction (its connection's alone)."""
+    groups: list[tuple[int, int]] = []
     write = cards.write_card_orders
 
     async def counted(session, orders, **kwargs):
@@ -162,6 +158,22 @@ async def test_a_group_costs_the_same_statements_whatever_its_size(api, monkeypa
             groups.append((len(orders), sent[0]))
 
     monkeypatch.setattr(cards, "write_card_orders", counted)
+    return groups
+
+
+def _per_order(api, legs: int) -> int:
+    """SQLite writes the new authorizations and the resolved holds (`legs` a payment) a row
+    each, in-process."""
+    return 0 if api.dialect == "postgresql" else 1 + legs
+
+
+async def test_a_group_costs_the_same_statements_whatever_its_size(api, group_statements):
+    """The cards, accounts, schemes and memberships of all a group's authorizations read
+    once, all its captures' authorizations locked at once and their holds resolved in one
+    statement on PostgreSQL; so a group of a dozen payments costs about what a group of
+    one does (before, 12 authorizations cost 48 statements and 12 captures 60)."""
+    ids = await build(api)
+    made = await _cards(api, ids)
     keys = [str(uuid.uuid4()) for _ in made]
     authorized = await _all_at_once(
         api,
@@ -173,10 +185,39 @@ async def test_a_group_costs_the_same_statements_whatever_its_size(api, monkeypa
     assert all(a["authorizePayment"]["authorization"]["approved"] for a in authorized)
     captured = await _all_at_once(api, [(CAPTURE, {"id": key}) for key in keys])
     assert all(c["capturePayment"]["authorization"]["state"] == "CAPTURED" for c in captured)
-    assert max(size for size, _ in groups) > 1, groups  # the requests did share transactions
-    # SQLite writes the new authorizations and the resolved holds a row each, in-process.
-    per_order = 0 if api.dialect == "postgresql" else 2
-    assert all(statements <= 16 + per_order * size for size, statements in groups), groups
+    assert max(size for size, _ in group_statements) > 1, group_statements  # the requests did share transactions
+    per_order = _per_order(api, legs=1)
+    assert all(statements <= 16 + per_order * size for size, statements in group_statements), group_statements
+
+
+async def test_a_group_of_conversions_reads_the_fx_market_once(api, group_statements):
+    """Interscheme payments converted from RUB to CNY, at once: the scheme link, the scheme
+    operator's FEE account, the rates in force and the FX providers' positions are read once
+    for the group, not once per payment (before, 6 such authorizations cost 51 statements,
+    5 more for each)."""
+    ids = await build(api)
+    holders = [await account(api, ids["sber"], f"Converter {k}", "RUB", "CUSTOMER") for k in range(CARDS)]
+    funded = await send(api, *(transfer(ids["issue RUB"], holder, "1000.00") for holder in holders))
+    assert all(r["errors"] == [] for r in funded), funded
+    pans = [luhn(f"2200{700 + k}") for k in range(CARDS)]
+    for pan, holder in zip(pans, holders, strict=True):
+        await issue(api, pan, holder)
+    keys = [str(uuid.uuid4()) for _ in pans]
+    authorized = await _all_at_once(
+        api,
+        [
+            (AUTHORIZE, authorize_input(ids["shanghai"], pan, "10.00", "CNY", authorization_id=key))
+            for pan, key in zip(pans, keys, strict=True)
+        ],
+    )
+    assert all(a["authorizePayment"]["authorization"]["approved"] for a in authorized), authorized
+    captured = await _all_at_once(api, [(CAPTURE, {"id": key}) for key in keys])
+    assert all(c["capturePayment"]["authorization"]["state"] == "CAPTURED" for c in captured)
+    assert max(size for size, _ in group_statements) > 1, group_statements
+    per_order = _per_order(api, legs=3)  # the cardholder's, the merchant's, the fee
+    # 26: the first group also opens the operator's CNY FEE account (4 statements).
+    assert all(statements <= 26 + per_order * size for size, statements in group_statements), group_statements
+    await assert_ledger_balanced(api)
 
 
 async def _pay_cny_at_once(api, ids: dict, funds: list[str], first_pan: int, *transfers: dict) -> list[str]:

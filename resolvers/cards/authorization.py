@@ -5,8 +5,9 @@ Several requests (the card group commit, corridor/batcher.py) are authorized tog
 in one transaction, each decided as if alone and in order: their keys are looked up in
 one statement and claimed in one INSERT, their cards and card accounts read in one
 statement each, and their holds placed by one `ledger.post_leg_groups` (each group all
-or none, seeing the holds before it). A cross-currency hold is priced only once the
-holds before it are placed (the FX providers' funds it reads include them).
+or none, seeing the holds before it). The scheme links, operators' FEE accounts, rates
+and FX providers' positions are read once for the group (`steps.Shared`): a
+cross-currency hold is priced on the positions less what the holds before it will take.
 Requests that cannot be an authorization at all (unknown merchant, a currency other
 than the merchant's) are errors and store nothing; a decline is an outcome, stored.
 """
@@ -25,13 +26,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.cards import AuthorizationState, Card, CardAuthorization, CardPaymentTransfer, CardScheme, Merchant
 from models.ledger import Account
-from resolvers import ledger, reference
+from resolvers import fx, ledger, reference
 from resolvers.access import Action, Principal, require
 from resolvers.cards.issuing import may_see_merchant, pan_hash
 from resolvers.cards.steps import (
     APPROVED,
     Decline,
     HoldLegs,
+    Shared,
     amount_minor,
     check_card,
     check_memberships,
@@ -221,13 +223,14 @@ async def authorize_payments(
     # unique index) until this one commits, then fails, is retried and answers as a replay.
     await session.flush()
     cards, accounts = await _cards_of(session, claimed)
+    shared = Shared(fx.Market(session, now))
     waiting: list[_Claimed] = []
     # Each step's finding goes on the row at once (a decline stores what was found before
     # it); the rows are written once more at the end, not after each step.
     with session.no_autoflush:
         for item in claimed:
             try:
-                await _steps(session, item, (cards, accounts), waiting, hold_seconds, now)
+                await _steps(session, item, (cards, accounts), shared, waiting, now)
             except Decline as decline:
                 _declined(item.row, decline)
         await _place_holds(session, waiting, hold_seconds, now)
@@ -259,8 +262,8 @@ async def _steps(
     session: AsyncSession,
     item: _Claimed,
     found: tuple[dict[str, Card], dict[int, Account]],
+    shared: Shared,
     waiting: list[_Claimed],
-    hold_seconds: int,
     now: dt.datetime,
 ) -> None:
     """Steps 1 to 4 for one request, its holds then waiting to be placed; or Decline."""
@@ -272,7 +275,7 @@ async def _steps(
     check_card(card, (request.expiry_year, request.expiry_month), now)
     accepting = await session.get(CardScheme, item.merchant.accepting_scheme_id)  # 2. the route
     row.scheme_id = accepting.id
-    route = await route_of(session, card, accepting)
+    route = await route_of(session, card, accepting, shared)
     row.route, row.card_scheme_id, row.fee_bps = route.route, route.card_scheme_id, route.fee_bps
     await check_memberships(session, card, route, accepting, item.merchant)  # 3. the memberships
     card_account = accounts[card.account_id]
@@ -280,7 +283,7 @@ async def _steps(
     item.converted = card_account.currency_code != row.currency_code
     spent = _spent(waiting) if item.converted else None
     hold = item.hold = await hold_legs(
-        session, card_account, item.merchant_account, accepting, row.amount, route.fee_bps, now, spent
+        session, card_account, item.merchant_account, accepting, row.amount, route.fee_bps, shared, spent
     )
     row.cardholder_amount, row.cardholder_currency, row.fee_amount = (
         hold.cardholder_amount,

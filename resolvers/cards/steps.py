@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlmodel import select
@@ -87,6 +87,19 @@ class HoldLegs:
     fee: int
 
 
+@dataclass
+class Shared:
+    """What the authorizations of one transaction (a card group commit's) read once: the
+    scheme links by (the card's schemes, the accepting scheme), the scheme operators' FEE
+    accounts by (operator, currency), and the FX market at the group's moment. Each
+    request is decided on them as first read, as a request alone would be on its single
+    read; the funds are checked again by the ledger when the holds are placed."""
+
+    market: fx.Market
+    links: dict[tuple[tuple[int, ...], int], list[SchemeLink]] = field(default_factory=dict)
+    fee_accounts: dict[tuple[int, str], int] = field(default_factory=dict)
+
+
 def link_fee(amount: int, fee_bps: int) -> int:
     """A link's fee on `amount` minor units, rounded half-even to minor units."""
     return divide_half_even(amount * fee_bps, BPS)
@@ -120,16 +133,24 @@ def check_card(card: Card, expiry: tuple[int, int], now: dt.datetime) -> None:
         raise Decline("62", "The card is blocked.")
 
 
-async def route_of(session: AsyncSession, card: Card, accepting: CardScheme) -> Route:
+async def _links(session: AsyncSession, card_schemes: list[int], accepting: CardScheme, shared: Shared) -> list:
+    """The scheme links from the card's schemes to the accepting scheme (read once per group)."""
+    key = (tuple(card_schemes), accepting.id)
+    if key not in shared.links:
+        statement = select(SchemeLink).where(
+            SchemeLink.card_scheme_id.in_(card_schemes), SchemeLink.accepting_scheme_id == accepting.id
+        )
+        shared.links[key] = list((await session.exec(statement)).all())
+    return shared.links[key]
+
+
+async def route_of(session: AsyncSession, card: Card, accepting: CardScheme, shared: Shared) -> Route:
     """Step 2: DOMESTIC when the merchant's scheme is one of the card's, else INTERSCHEME
     over an ACTIVE link to it; decline 58 when none leads there."""
     card_schemes = [card.scheme_id] + ([card.co_badge_scheme_id] if card.co_badge_scheme_id else [])
     if accepting.id in card_schemes:
         return Route(CardRoute.DOMESTIC, accepting.id)
-    statement = select(SchemeLink).where(
-        SchemeLink.card_scheme_id.in_(card_schemes), SchemeLink.accepting_scheme_id == accepting.id
-    )
-    links = (await session.exec(statement)).all()
+    links = await _links(session, card_schemes, accepting, shared)
     active = [link for link in links if link.status is ParticipationStatus.ACTIVE]
     if not active:
         word = "suspended" if links else "no"
@@ -167,7 +188,7 @@ async def check_memberships(
 
 
 async def _conversion(
-    session: AsyncSession, card_account: Account, currency: str, minor: int, now: dt.datetime, spent: Mapping[int, int]
+    session: AsyncSession, card_account: Account, currency: str, minor: int, market: fx.Market, spent: Mapping[int, int]
 ) -> fx.Conversion:
     """Step 4, FX: the conversion that buys `minor` of the merchant's currency with the card
     account's, avoiding USD; decline 57 (no path), 05 (no liquidity) or 13 (the amount)."""
@@ -181,9 +202,10 @@ async def _conversion(
             sell_minor=None,
             buy_minor=minor,
             avoid=avoid,
-            now=now,
+            now=market.now,
             field="amount",
             spent=spent,
+            market=market,
         )
     except DomainError as error:
         if error.code is ErrorCode.NO_RATE:
@@ -202,18 +224,19 @@ async def hold_legs(
     accepting: CardScheme,
     minor: int,
     fee_bps: int,
-    now: dt.datetime,
+    shared: Shared,
     spent: Mapping[int, int] | None = None,
 ) -> HoldLegs:
     """Step 4: the holds that move `minor` from the card's account (converted when its
-    currency differs: priced on the FX funds less what `spent` says holds not yet placed
-    take) to the merchant, less the link's fee to the scheme operator's FEE account."""
+    currency differs: priced on the group's FX market less what `spent` says holds not
+    yet placed take) to the merchant, less the link's fee to the scheme operator's FEE
+    account."""
     currency = merchant_account.currency_code
     legs: list[tuple[PaymentLeg, ledger.Leg]] = []
     if card_account.currency_code == currency:
         payer, cardholder_amount = card_account.id, minor
     else:
-        conversion = await _conversion(session, card_account, currency, minor, now, spent or {})
+        conversion = await _conversion(session, card_account, currency, minor, shared.market, spent or {})
         cardholder_amount = conversion.sell_amount
         steps = [ledger.Leg(*step) for step in conversion.legs(card_account.id, merchant_account.id)]
         legs.append((PaymentLeg.CARDHOLDER, steps[0]))
@@ -223,7 +246,10 @@ async def hold_legs(
     if minor - fee > 0:
         legs.append((PaymentLeg.MERCHANT, ledger.Leg(payer, merchant_account.id, minor - fee, currency)))
     if fee > 0:
-        fee_account = await fee_account_of(session, accepting.operator_id, currency)
+        key = (accepting.operator_id, currency)
+        if key not in shared.fee_accounts:
+            shared.fee_accounts[key] = await fee_account_of(session, accepting.operator_id, currency)
+        fee_account = shared.fee_accounts[key]
         legs.append((PaymentLeg.FEE, ledger.Leg(payer, fee_account, fee, currency)))
     return HoldLegs(legs, cardholder_amount, card_account.currency_code, fee)
 

@@ -20,7 +20,8 @@ Where each part lives (each module imports only the ones above it):
 - `history`: the dollar index and a basket's value over time (series by DAY, WEEK or
   MONTH, replaying the stored rate history);
 - `pricing`: the providers' positions and pricing a conversion (a provider per leg,
-  rates after spreads, the amounts that change hands, the legs that move them);
+  rates after spreads, the amounts that change hands, the legs that move them); a
+  `Market` holds the rates and positions read once for conversions priced together;
 - `quotes`: quotes (requesting, their state and visibility) and the exchange, which
   posts a quote's legs through the ledger's `post_legs`.
 Every rounding rule is `resolvers.money`'s; none lives here.
@@ -42,6 +43,7 @@ from resolvers.fx.paths import Path, check_avoid, conversion_path, converted, fi
 from resolvers.fx.pricing import (
     BPS,
     Conversion,
+    Market,
     Position,
     all_in_rate,
     conversion_legs,
@@ -90,6 +92,7 @@ __all__ = [
     "ComponentSpec",
     "Conversion",
     "Interval",
+    "Market",
     "Path",
     "Point",
     "Position",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from sqlmodel import select
@@ -17,7 +17,7 @@ from models.reference import Institution, InstitutionKind
 from resolvers import ledger, reference
 from resolvers.errors import DomainError, ErrorCode, invalid
 from resolvers.fx.paths import find_path
-from resolvers.fx.rates import Rate, rates_in_force
+from resolvers.fx.rates import InForce, Rate, rates_in_force
 from resolvers.money import MAX_MINOR, ONE, WIDE, AmountError, minor_rounded_down, minor_rounded_up, significant
 
 BPS = Decimal(10_000)
@@ -34,12 +34,10 @@ class Position:
 
 
 async def provider_positions(
-    session: AsyncSession, currencies: set[str], now: dt.datetime, spent: Mapping[int, int] | None = None
+    session: AsyncSession, currencies: set[str], now: dt.datetime
 ) -> dict[tuple[int, str], Position]:
-    """(provider id, currency) -> the provider's FX_POSITION account in that currency; its
-    available funds less what `spent` says holds not yet placed will take from it (by
-    account id)."""
-    spent = spent or {}
+    """(provider id, currency) -> the provider's FX_POSITION account in that currency,
+    with its available funds at `now` (lapsed holds released)."""
     rows = (
         await session.exec(
             select(Account, Institution.spread_bps)
@@ -57,9 +55,42 @@ async def provider_positions(
     for account, spread in rows:
         key = (account.owner_id, account.currency_code)
         if key not in positions:  # a provider's first position in a currency is the one quoted
-            available = ledger.effective_balances(account, lapsed.get(account.id)).available - spent.get(account.id, 0)
+            available = ledger.effective_balances(account, lapsed.get(account.id)).available
             positions[key] = Position(account.owner_id, spread or 0, account.id, available)
     return positions
+
+
+def less_spent(positions: dict[tuple[int, str], Position], spent: Mapping[int, int]) -> dict[tuple[int, str], Position]:
+    """The positions less what `spent` says holds not yet placed will take (by account id)."""
+    if not spent:
+        return positions
+    return {
+        key: replace(position, available=position.available - spent.get(position.account_id, 0))
+        for key, position in positions.items()
+    }
+
+
+class Market:
+    """The rates in force at one moment and the FX providers' positions, each read once
+    for the conversions priced together (a card group commit's): what the holds of the
+    earlier ones take is `price_conversion`'s `spent`, not a second read. The ledger
+    still checks every hold when it is placed; a price is never more than the funds as read."""
+
+    def __init__(self, session: AsyncSession, now: dt.datetime) -> None:
+        self.session, self.now = session, now
+        self._rates: InForce | None = None
+        self._positions: dict[frozenset[str], dict[tuple[int, str], Position]] = {}
+
+    async def rates(self) -> InForce:
+        if self._rates is None:
+            self._rates = await rates_in_force(self.session, self.now)
+        return self._rates
+
+    async def positions(self, currencies: set[str]) -> dict[tuple[int, str], Position]:
+        key = frozenset(currencies)
+        if key not in self._positions:
+            self._positions[key] = await provider_positions(self.session, currencies, self.now)
+        return self._positions[key]
 
 
 @dataclass(frozen=True)
@@ -215,6 +246,7 @@ async def price_conversion(
     now: dt.datetime,
     field: str,
     spent: Mapping[int, int] | None = None,
+    market: Market | None = None,
 ) -> Conversion:
     """Price selling `sell_minor` of `sell` (or buying `buy_minor` of `buy`): a path that
     avoids `avoid`, a provider per leg (the best rate with the liquidity to pay the leg),
@@ -222,16 +254,19 @@ async def price_conversion(
     than one minor unit (consecutive legs of one provider are rounded once).
     Raises NO_RATE, INSUFFICIENT_LIQUIDITY, or INVALID_INPUT on `field` when a leg
     rounds to zero or an amount is too large to hold. `spent`: what holds priced before
-    and not yet placed take from each position (by account id)."""
+    and not yet placed take from each position (by account id); `market`: the rates and
+    positions read once for conversions priced together (read here when None)."""
+    market = market or Market(session, now)
+    assert market.now == now, "a market is read at the moment of its conversions"
     units = await reference.minor_units(session)
-    path = find_path(await rates_in_force(session, now), sell, buy, avoid)
+    path = find_path(await market.rates(), sell, buy, avoid)
     if path is None:
         raise DomainError(ErrorCode.NO_RATE, f"No rates convert {sell} to {buy} avoiding {list(avoid) or 'nothing'}.")
     selling = sell_minor is not None
     given_minor, given_currency = (sell_minor, sell) if selling else (buy_minor, buy)
     assert given_minor is not None and given_minor > 0, "the caller checks the amount"
     currencies = [sell, *path.via, buy]
-    positions = await provider_positions(session, set(currencies), now, spent)
+    positions = less_spent(await market.positions(set(currencies)), spent or {})
     try:
         known = Decimal(given_minor).scaleb(-units[given_currency])
         chosen = _choose_providers(path.legs, positions, units, known, selling)
