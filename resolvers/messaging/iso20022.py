@@ -18,6 +18,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -67,11 +68,20 @@ MESSAGE_NAMES = {MessageType.PACS_008: MESSAGE_NAME, MessageType.PACS_009: "pacs
 @dataclass(frozen=True)
 class Submitted:
     """What a submitted document gave: per transaction, in order, its payment or None;
-    the errors of the transactions that made none; the pacs.002 answering it."""
+    the errors of the transactions that made none; the pacs.002 answering it, assembled
+    and rendered when first asked for: after the transaction that made the payments has
+    committed, so that its account locks are not held while the report is written."""
 
     payments: list[InterbankPayment | NewPayment | None]
     errors: list[DomainError]
-    status_report: str
+    document: pacs008.Document
+    outcomes: list
+    events: dict[int, Any]
+    now: dt.datetime
+
+    @cached_property
+    def status_report(self) -> str:
+        return pacs002.render_pacs002(_submission_report(self.document, self.outcomes, self.events, self.now))
 
 
 def _request(transfer: pacs008.CreditTransfer, account_key: Callable[[str], int | None], path: list[str]):
@@ -167,12 +177,13 @@ async def submit_document(
         outcomes[k] = _located(result, document.transactions[k]) if isinstance(result, DomainError) else result
     # A payment this request made knows its latest event; one stored before is read.
     replays = {o.id for o in outcomes if not isinstance(o, tuple | NewPayment)}
-    events = await _latest_events(session, replays)
-    report = _submission_report(document, outcomes, events, now)
     return Submitted(
         payments=[None if isinstance(o, tuple) else o for o in outcomes],
         errors=[o[0] for o in outcomes if isinstance(o, tuple)],
-        status_report=pacs002.render_pacs002(report),
+        document=document,
+        outcomes=outcomes,
+        events=await _latest_events(session, replays),
+        now=now,
     )
 
 

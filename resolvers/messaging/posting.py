@@ -18,8 +18,8 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
-from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.ledger import Account
@@ -36,6 +36,7 @@ from resolvers import analytics, fx, ledger, settlement
 from resolvers.errors import DomainError, ErrorCode
 from resolvers.events import Change, Kind, changed
 from resolvers.messaging.networks import Network
+from resolvers.rows import insert_all
 
 NO_FUNDS = "AM04"  # insufficient funds
 NO_CONVERSION = "AM03"  # the amount cannot be processed in the debtor account's currency
@@ -44,8 +45,10 @@ WRONG_CURRENCY = "CURR"  # the creditor account is in another currency than the 
 NO_SETTLEMENT = "ED05"  # settlement cannot take place: a bank has no SETTLEMENT account
 DETAIL_MAX = 300
 PAYMENTS = InterbankPayment.__table__
-INSERT_PAYMENTS = insert(PAYMENTS).returning(PAYMENTS.c.id, sort_by_parameter_order=True)
 PAYMENT_COLUMNS = tuple(column.name for column in PAYMENTS.columns if column.name != "id")
+PAYMENT_VALUES = attrgetter(*PAYMENT_COLUMNS)  # a payment's values of PAYMENT_COLUMNS, in order
+EVENT_COLUMNS = ("status", "iso_status", "reason_code", "detail", "at")  # what `move` records
+LINK_COLUMNS = ("payment_id", "position", "transfer_id", "leg")
 
 # The ISO 20022 transaction status of each payment status.
 ISO_STATUS = {
@@ -109,15 +112,13 @@ class Received:
     creditor: Account
     avoid: tuple[str, ...]
     legs: list[tuple[PaymentLeg, ledger.Leg]] = field(default_factory=list)
-    events: list[dict] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)  # the values of EVENT_COLUMNS, each change
 
     def move(self, status: PaymentStatus, now: dt.datetime, code: str | None = None, detail: str | None = None):
         """Move the payment to `status` and record the change: the one way a payment changes status."""
         self.row.status, self.row.iso_status, self.row.reason_code = status, ISO_STATUS[status], code
         self.row.detail, self.row.at = detail, now
-        self.events.append(
-            {"status": status, "iso_status": ISO_STATUS[status], "reason_code": code, "detail": detail, "at": now}
-        )
+        self.events.append((status, ISO_STATUS[status], code, detail, now))  # EVENT_COLUMNS
 
     def reject(self, rejection: Rejection, now: dt.datetime) -> None:
         """REJECTED with its reason: no legs, and so nothing debited."""
@@ -279,18 +280,19 @@ async def record(session: AsyncSession, items: Sequence[Received], transfers: Se
     statement each, whatever the number of payments), and on a DEFERRED_NET network the
     obligations of their legs in the network's settlement windows."""
     connection = await session.connection()
-    payments = [{name: getattr(item.row, name) for name in PAYMENT_COLUMNS} for item in items]
-    for item, (new_id,) in zip(items, (await connection.execute(INSERT_PAYMENTS, payments)).all(), strict=True):
-        item.row.id = new_id
-    events = [{**event, "payment_id": item.row.id} for item in items for event in item.events]
+    payments = [PAYMENT_VALUES(item.row) for item in items]
+    returned = await insert_all(connection, PAYMENTS, PAYMENT_COLUMNS, payments, ("id", "uetr"))
+    ids = {uetr: new_id for new_id, uetr in returned}
+    for item in items:
+        item.row.id = ids[item.row.uetr]
+    events = [(item.row.id, *event) for item in items for event in item.events]
+    await insert_all(connection, PaymentEvent.__table__, ("payment_id", *EVENT_COLUMNS), events)
     links = [
-        {"payment_id": item.row.id, "position": k, "transfer_id": transfer.id, "leg": kind}
+        (item.row.id, k, transfer.id, kind)
         for item, posted in zip(items, transfers, strict=True)
         for k, ((kind, _), transfer) in enumerate(zip(item.legs, posted, strict=True))
     ]
-    for model, rows in ((PaymentEvent, events), (PaymentTransfer, links)):
-        if rows:
-            await connection.execute(insert(model.__table__), rows)
+    await insert_all(connection, PaymentTransfer.__table__, LINK_COLUMNS, links)
     changed(session, *(_change(item.row) for item in items))
     deferred: dict[str, list] = {}  # network code -> the legs of its payments, for its settlement windows
     for item, posted in zip(items, transfers, strict=True):
