@@ -13,9 +13,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import strawberry
-from graphql import GraphQLObjectType, GraphQLSchema, get_nullable_type, is_leaf_type, is_non_null_type
-from graphql.pyutils import Undefined
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField
 
@@ -170,7 +167,7 @@ def install_plain_resolvers(schema: strawberry.Schema, type_name: str, *fields: 
     adds nothing to, checked here so that a field that changes fails the build: no
     argument, no extension, no permission class, a function of `self` and `info` that uses
     of `info` only `context` (graphql-core's info has the same, and so has what
-    `LeafExecution` passes). Such a function may return its value or an awaitable
+    `schema.execution` passes). Such a function may return its value or an awaitable
     (graphql-core awaits either)."""
     definition = schema.get_type_by_name(type_name)
     graphql_type = schema._schema.type_map[type_name]
@@ -182,72 +179,10 @@ def install_plain_resolvers(schema: strawberry.Schema, type_name: str, *fields: 
         function = resolver.wrapped_func
         assert list(inspect.signature(function).parameters) == ["self", "info"], f"{type_name}.{name}: (self, info)"
         graphql_type.fields[schema.config.name_converter.get_graphql_name(field)].resolve = function
-        _PLAIN.add(function)
+        PLAIN.add(function)
 
 
-_PLAIN: set[Callable] = set()  # the functions install_plain_resolvers put on fields
-
-
-class _Light:
-    """What a field resolved by LeafExecution gets as its info: the request's context."""
-
-    __slots__ = ("context",)
-
-    def __init__(self, context: Any) -> None:
-        self.context = context
-
-
-class LeafExecution(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's execution, with a short way for the commonest field of a page: a leaf
-    (scalar or enum) without arguments whose resolver reads its object, strawberry's own
-    attribute read or a plain resolver (install_plain_resolvers). Its value is resolved and
-    coerced in place, without the ResolveInfo, the completion steps and the awaitable checks
-    graphql-core spends on every field. Whatever is not a plain value (an awaitable, a null,
-    an error) goes graphql-core's own way, so answers and errors are the same."""
-
-    LEAVES: dict[tuple[str, str], tuple[Callable, Callable, bool]] = {}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._light = _Light(self.context_value)
-        middleware = self.middleware_manager  # strawberry passes one, empty without resolve hooks
-        self._leaves = self.LEAVES if middleware is None or not middleware.middlewares else {}
-
-    def execute_field(self, parent_type, source, field_details_list, path, position_context):
-        leaf = self._leaves.get((parent_type.name, field_details_list[0].node.name.value))
-        if leaf is None or field_details_list[0].node.arguments:
-            return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        resolve, coerce, non_null = leaf
-        try:
-            value = resolve(source, self._light)
-            if value is None and not non_null:
-                return None
-            if value is not None and not self.is_awaitable(value):
-                coerced = coerce(value)
-                if coerced is not None and coerced is not Undefined:
-                    return coerced
-        except Exception:  # graphql-core's way reports it
-            value = None
-        if value is None or not self.is_awaitable(value):
-            return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
-        info = self.build_resolve_info(field_def, [d.node for d in field_details_list], parent_type, path)
-        return self.complete_awaitable_value(field_def.type, field_details_list, info, path, value, position_context)
-
-
-def leaf_execution(schema: GraphQLSchema) -> type[LeafExecution]:
-    """The LeafExecution of `schema` (once its resolvers are installed): its leaf fields
-    without arguments whose resolver is strawberry's attribute read or a plain resolver."""
-    leaves = {}
-    for type_name, graphql_type in schema.type_map.items():
-        if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
-            continue
-        for field_name, field in graphql_type.fields.items():
-            plain = getattr(field.resolve, "_is_default", False) or field.resolve in _PLAIN
-            kind = get_nullable_type(field.type)
-            if plain and not field.args and is_leaf_type(kind):
-                leaves[type_name, field_name] = (field.resolve, kind.coerce_output_value, is_non_null_type(field.type))
-    return type("LeafExecution", (LeafExecution,), {"LEAVES": leaves})
+PLAIN: set[Callable] = set()  # the functions install_plain_resolvers put on fields (schema.execution)
 
 
 # ---------------------------------------------------------------- request helpers

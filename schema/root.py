@@ -16,7 +16,7 @@ from strawberry.types import Info
 from corridor.settings import Settings
 from schema.access import AccessMutation, AccessQuery, ApiKey
 from schema.analytics import DollarCostQuery, ReservesMutation, ReservesQuery, SharesQuery
-from schema.base import Money, Node, leaf_execution
+from schema.base import Money, Node
 from schema.cards import (
     Authorization,
     Card,
@@ -31,6 +31,7 @@ from schema.cards import (
     SchemeLink,
 )
 from schema.errors import ErrorPolicy
+from schema.execution import page_execution
 from schema.fx import Basket, FxMutation, FxQuery, Quote, QuoteMutation
 from schema.inputs import InputBoundary
 from schema.ledger import Account, LedgerMutation, LedgerQuery, Transfer, install_fast_resolvers
@@ -146,5 +147,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ],
     )
     install_fast_resolvers(schema)
-    schema.execution_context_class = leaf_execution(schema._schema)  # once every resolver is in place
+    schema.execution_context_class = page_execution(schema)  # once every resolver is in place
     return schema

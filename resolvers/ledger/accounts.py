@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, literal_column, union_all
+from sqlalchemy import literal_column, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,7 +17,7 @@ from models.reference import Country, Institution, InstitutionKind
 from resolvers import reference
 from resolvers.access import Action, Principal, may_act_for, require
 from resolvers.errors import DomainError, ErrorCode, invalid, not_found
-from resolvers.ledger.locks import ACCOUNTS, LAPSED_CREDITS, LAPSED_DEBITS
+from resolvers.ledger.locks import ACCOUNTS, TRANSFERS, among_ids, lapsed_sums
 from resolvers.pagination import Page, empty_page, keyset_page
 
 NAME_MAX = 100
@@ -100,25 +100,33 @@ async def lapsed_holds(session: AsyncSession, account_ids: Iterable[int], now: d
         return {}
     connection = await session.connection()
     result: dict[int, list[int]] = {}
-    for account_id, total, side in await connection.execute(_LAPSED, {"ids": ids, "now": now}):
+    statement = _LAPSED[connection.dialect.name == "postgresql"]
+    for account_id, total, side in await connection.execute(statement, {"ids": ids, "now": now}):
         result.setdefault(account_id, [0, 0])[side] = int(total)
     return result
 
 
-# Both sides in one statement: (account id, lapsed total, 0 for debits or 1 for credits).
-_LAPSED = union_all(
-    LAPSED_DEBITS.add_columns(literal_column("0").label("side")),
-    LAPSED_CREDITS.add_columns(literal_column("1").label("side")),
-)
+# Both sides in one statement: (account id, lapsed total, 0 for debits or 1 for credits);
+# by whether the engine is PostgreSQL (the ids as an array there).
+_LAPSED = {
+    postgresql: union_all(
+        lapsed_sums(TRANSFERS.c.debit_account_id, postgresql).add_columns(literal_column("0").label("side")),
+        lapsed_sums(TRANSFERS.c.credit_account_id, postgresql).add_columns(literal_column("1").label("side")),
+    )
+    for postgresql in (False, True)
+}
 # The accounts with these ids (parameter `ids`), as plain rows.
-ACCOUNTS_BY_ID = sa_select(ACCOUNTS).where(ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)))
+_ACCOUNTS_BY_ID = {
+    postgresql: sa_select(ACCOUNTS).where(among_ids(ACCOUNTS.c.id, postgresql)) for postgresql in (False, True)
+}
 
 
 async def accounts_by_id(session: AsyncSession, ids: Sequence[int]) -> list:
     """The accounts `ids`, lined up with them (None where there is none), as plain rows:
     what the request's account loader hands out."""
     connection = await session.connection()
-    found = {row.id: row for row in await connection.execute(ACCOUNTS_BY_ID, {"ids": list(set(ids))})}
+    statement = _ACCOUNTS_BY_ID[connection.dialect.name == "postgresql"]
+    found = {row.id: row for row in await connection.execute(statement, {"ids": list(set(ids))})}
     return [found.get(i) for i in ids]
 
 

@@ -33,17 +33,27 @@ TRANSFERS = Transfer.__table__
 LAPSING = and_(TRANSFERS.c.state == literal_column("'PENDING'"), TRANSFERS.c.expires_at.is_not(None))
 _IDS = bindparam("ids", expanding=True)
 _NOW = bindparam("now", type_=TRANSFERS.c.expires_at.type)
+# PostgreSQL: membership in an array parameter, so that a statement's text (and asyncpg's
+# prepared statement) is the same whatever the number of accounts or keys.
+_ID_ARRAY = ARRAY(BigInteger)
 
-LAPSED_DEBITS = (
-    select(TRANSFERS.c.debit_account_id, func.sum(TRANSFERS.c.amount))
-    .where(LAPSING, TRANSFERS.c.expires_at <= _NOW, TRANSFERS.c.debit_account_id.in_(_IDS))
-    .group_by(TRANSFERS.c.debit_account_id)
-)
-LAPSED_CREDITS = (
-    select(TRANSFERS.c.credit_account_id, func.sum(TRANSFERS.c.amount))
-    .where(LAPSING, TRANSFERS.c.expires_at <= _NOW, TRANSFERS.c.credit_account_id.in_(_IDS))
-    .group_by(TRANSFERS.c.credit_account_id)
-)
+
+def among_ids(column, postgresql: bool):
+    """`column` is one of the parameter `ids`: `= ANY(array)` on PostgreSQL, an expanding
+    IN (one statement text per number of ids) elsewhere."""
+    return column == any_(bindparam("ids", type_=_ID_ARRAY)) if postgresql else column.in_(_IDS)
+
+
+def lapsed_sums(side, postgresql: bool):
+    """(account id, lapsed pending total) on one side (the transfers' debit or credit
+    account column) for the accounts `ids` at `now`."""
+    return (
+        select(side, func.sum(TRANSFERS.c.amount))
+        .where(LAPSING, TRANSFERS.c.expires_at <= _NOW, among_ids(side, postgresql))
+        .group_by(side)
+    )
+
+
 # The accounts a write touches, in id order, with their lapsed pending debits (holds
 # past expiry not yet swept, which no longer limit `available`).
 _COLUMNS = (
@@ -63,15 +73,13 @@ _LAPSED = (
     .label("lapsed_debits")
 )
 _LOCK = select(*_COLUMNS, _LAPSED).where(ACCOUNTS.c.id.in_(_IDS)).order_by(ACCOUNTS.c.id)
-# PostgreSQL: membership in an array parameter, so that a statement's text (and asyncpg's
-# prepared statement) is the same whatever the number of accounts or keys; locked FOR NO
-# KEY UPDATE, the lock an UPDATE of the balance columns takes: unlike FOR UPDATE, it lets
-# the foreign-key checks of a concurrent insert of a transfer (FOR KEY SHARE on both
-# accounts) through, so an insert never waits on an account another writer holds.
-_ID_ARRAY = ARRAY(BigInteger)
+# PostgreSQL: the ids as an array (among_ids); locked FOR NO KEY UPDATE, the lock an
+# UPDATE of the balance columns takes: unlike FOR UPDATE, it lets the foreign-key checks
+# of a concurrent insert of a transfer (FOR KEY SHARE on both accounts) through, so an
+# insert never waits on an account another writer holds.
 _LOCK_FOR_UPDATE = (
     select(*_COLUMNS, _LAPSED)
-    .where(ACCOUNTS.c.id == any_(bindparam("ids", type_=_ID_ARRAY)))
+    .where(among_ids(ACCOUNTS.c.id, postgresql=True))
     .order_by(ACCOUNTS.c.id)
     .with_for_update(of=ACCOUNTS, key_share=True)
 )
