@@ -56,6 +56,27 @@ async def open_window(session: AsyncSession, scope: str, currency: str, now: dt.
     return window
 
 
+WINDOWS = SettlementWindow.__table__
+_OPEN_WINDOW = sa.select(WINDOWS.c.id).where(
+    WINDOWS.c.scope == sa.bindparam("scope"),
+    WINDOWS.c.currency_code == sa.bindparam("currency"),
+    WINDOWS.c.state == WindowState.OPEN,
+)
+_OPEN_WINDOW_SHARED = _OPEN_WINDOW.with_for_update(read=True)
+
+
+async def open_window_id(session: AsyncSession, scope: str, currency: str, now: dt.datetime) -> int:
+    """The id of `open_window`'s window, read as a plain row (a writer of obligations needs
+    only the id, and the window is there nearly always; `open_window` opens it when not)."""
+    connection = await session.connection()
+    statement = _OPEN_WINDOW_SHARED if connection.dialect.name == "postgresql" else _OPEN_WINDOW
+    for _ in range(2):  # none, or a close took it while we waited: as in open_window
+        found = (await connection.execute(statement, {"scope": scope, "currency": currency})).scalar()
+        if found is not None:
+            return found
+    return (await open_window(session, scope, currency, now)).id
+
+
 def noted(session: AsyncSession, window: SettlementWindow) -> None:
     """The window's new state, for the live updates once the transaction commits."""
     changed(session, Change(Kind.WINDOW, window.id, window.state.value, window.scope))
@@ -71,8 +92,8 @@ async def record_obligations(session: AsyncSession, scope: str, legs: Sequence, 
         by_currency.setdefault(leg.currency_code, []).append(leg.id)
     connection, written = await session.connection(), 0
     for currency in sorted(by_currency):  # one order: no lock cycle between writers
-        window = await open_window(session, scope, currency, now)
-        result = await connection.execute(_INSERT, {"window": window.id, "ids": by_currency[currency], "now": now})
+        window = await open_window_id(session, scope, currency, now)
+        result = await connection.execute(_INSERT, {"window": window, "ids": by_currency[currency], "now": now})
         written += result.rowcount
     return written
 
