@@ -170,8 +170,9 @@ def _per_order(api, legs: int) -> int:
 async def test_a_group_costs_the_same_statements_whatever_its_size(api, group_statements):
     """The cards, accounts, schemes and memberships of all a group's authorizations read
     once, all its captures' authorizations locked at once and their holds resolved in one
-    statement on PostgreSQL; so a group of a dozen payments costs about what a group of
-    one does (before, 12 authorizations cost 48 statements and 12 captures 60)."""
+    statement on PostgreSQL (the holds read once before the locks, by the capture, and once
+    under them); so a group of a dozen payments costs about what a group of one does
+    (before, 12 authorizations cost 48 statements and 12 captures 60, then 16)."""
     ids = await build(api)
     made = await _cards(api, ids)
     keys = [str(uuid.uuid4()) for _ in made]
@@ -187,7 +188,8 @@ async def test_a_group_costs_the_same_statements_whatever_its_size(api, group_st
     assert all(c["capturePayment"]["authorization"]["state"] == "CAPTURED" for c in captured)
     assert max(size for size, _ in group_statements) > 1, group_statements  # the requests did share transactions
     per_order = _per_order(api, legs=1)
-    assert all(statements <= 16 + per_order * size for size, statements in group_statements), group_statements
+    # 14: the first captures also open the scheme's settlement window (4 statements).
+    assert all(statements <= 14 + per_order * size for size, statements in group_statements), group_statements
 
 
 async def test_a_group_of_conversions_reads_the_fx_market_once(api, group_statements):

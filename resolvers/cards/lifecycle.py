@@ -283,7 +283,8 @@ async def _captured(session: AsyncSession, captures: Sequence[tuple[CardAuthoriz
         for leg, transfer in holds:
             post = posts[leg] if leg is not PaymentLeg.FX else divide_half_even(transfer.amount * capture, row.amount)
             assert 0 <= post <= transfer.amount, "a capture posts at most what was held"
-            changes.append(ledger.HoldChange(transfer.transfer_id, post or None))
+            accounts = (transfer.debit_account_id, transfer.credit_account_id)
+            changes.append(ledger.HoldChange(transfer.transfer_id, post or None, accounts))
         spans.append((start, len(changes), cardholder))
     resolved = await ledger.resolve_holds(session, changes, now=now)  # a void posts nothing: it owes nothing
     owed: dict[str, list] = {}

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, text, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -110,24 +110,38 @@ async def _mark_resolved(session: AsyncSession, transfer, state: TransferState, 
 
 # PostgreSQL, at the driver: the transfers that `resolve_holds` resolves, in one UPDATE from
 # arrays (their accounts locked, each transfer read PENDING under those locks).
-_PG_MARK_RESOLVED = """
-WITH change(id, state, posted) AS (SELECT * FROM unnest($1::bigint[], $2::varchar[], $3::bigint[]))
-UPDATE transfer SET state = change.state, posted_amount = change.posted, resolved_at = $4
-FROM change WHERE transfer.id = change.id AND transfer.state = 'PENDING'
-"""
+_PG_MARK_RESOLVED = (
+    text(
+        "WITH change(id, state, posted) AS"
+        " (SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:states AS varchar[]), CAST(:posted AS bigint[])))"
+        " UPDATE transfer SET state = change.state, posted_amount = change.posted, resolved_at = :now"
+        " FROM change WHERE transfer.id = change.id AND transfer.state = 'PENDING'"
+        f" RETURNING {', '.join(f'transfer.{column.name}' for column in TRANSFERS.columns)}"
+    )
+    .bindparams(bindparam("now", type_=TRANSFERS.c.resolved_at.type))
+    .columns(*TRANSFERS.columns)  # the rows typed as a read of the table types them
+)
 
 
-async def _mark_all_resolved(session: AsyncSession, marks: Sequence[tuple], now: dt.datetime) -> None:
-    """`_mark_resolved` for each (transfer, state, posted): in one statement on PostgreSQL,
-    one each on SQLite (in-process: no round trip to save)."""
+async def _mark_all_resolved(session: AsyncSession, marks: Sequence[tuple], now: dt.datetime) -> dict:
+    """`_mark_resolved` for each (transfer, state, posted), and the transfers as they are
+    then, by key: in one statement on PostgreSQL (its RETURNING), one each and a read on
+    SQLite (in-process: no round trip to save)."""
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
         for transfer, state, posted in marks:
             await _mark_resolved(session, transfer, state, posted, now)
-        return
-    columns = ([t.id for t, _, _ in marks], [s.value for _, s, _ in marks], [p for _, _, p in marks], now)
-    result = await connection.exec_driver_sql(_PG_MARK_RESOLVED, columns)
-    assert result.rowcount == len(marks), "a pending transfer changed under its accounts' locks"
+        keys = [transfer.transfer_id for transfer, _, _ in marks]
+        return {row.transfer_id: row for row in await known_transfers(connection, keys)}
+    columns = {
+        "ids": [t.id for t, _, _ in marks],
+        "states": [s.value for _, s, _ in marks],
+        "posted": [p for _, _, p in marks],
+        "now": now,
+    }
+    rows = (await connection.execute(_PG_MARK_RESOLVED, columns)).all()
+    assert len(rows) == len(marks), "a pending transfer changed under its accounts' locks"
+    return {row.transfer_id: row for row in rows}
 
 
 async def _resolve(session: AsyncSession, transfer, state: TransferState, posted: int | None, held, now):
@@ -138,10 +152,12 @@ async def _resolve(session: AsyncSession, transfer, state: TransferState, posted
 
 @dataclass(frozen=True)
 class HoldChange:
-    """Post `post` minor units of a pending transfer (at most its amount), or void it (None)."""
+    """Post `post` minor units of a pending transfer (at most its amount), or void it
+    (None); `accounts`: its (debit, credit) account ids when the caller has read them."""
 
     transfer_id: uuid.UUID
     post: int | None
+    accounts: tuple[int, int] | None = None
 
 
 async def resolve_holds(session: AsyncSession, changes: Sequence[HoldChange], *, now: dt.datetime) -> list:
@@ -153,11 +169,14 @@ async def resolve_holds(session: AsyncSession, changes: Sequence[HoldChange], *,
     keys = [change.transfer_id for change in changes]
     assert len(set(keys)) == len(keys), "each hold once"
     connection = await session.connection()
-    found = await known_transfers(connection, keys)
-    if len(found) != len(keys):
-        raise not_found("No transfer with this transferId.", "transferId")
-    held = await lock_accounts(session, (a for t in found for a in (t.debit_account_id, t.credit_account_id)), now)
+    accounts = [change.accounts for change in changes]  # a transfer's accounts never change
+    if any(pair is None for pair in accounts):
+        found = await known_transfers(connection, keys)
+        accounts = [(t.debit_account_id, t.credit_account_id) for t in found]
+    held = await lock_accounts(session, (a for pair in accounts for a in pair), now)
     transfers = {row.transfer_id: row for row in await known_transfers(connection, keys)}  # under the locks
+    if len(transfers) != len(keys):
+        raise not_found("No transfer with this transferId.", "transferId")
     marks = []
     for change in changes:
         transfer = transfers[change.transfer_id]
@@ -170,9 +189,8 @@ async def resolve_holds(session: AsyncSession, changes: Sequence[HoldChange], *,
             raise DomainError(ErrorCode.AMOUNT_EXCEEDS_PENDING, "The amount exceeds the pending amount.", ["amount"])
         _release(transfer, held[transfer.debit_account_id], held[transfer.credit_account_id], change.post)
         marks.append((transfer, TransferState.VOIDED if change.post is None else TransferState.POSTED, change.post))
-    await _mark_all_resolved(session, marks, now)
+    rows = await _mark_all_resolved(session, marks, now)
     await write_accounts(session, held.values())
-    rows = {row.transfer_id: row for row in await known_transfers(connection, keys)}
     return [rows[key] for key in keys]
 
 
