@@ -17,7 +17,6 @@ import datetime as dt
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.base import UTCDateTime
@@ -30,51 +29,31 @@ ACCOUNTS = Account.__table__
 TRANSFERS = Transfer.__table__
 
 
-def _share(statement, session: AsyncSession):
-    """The statement taking the rows FOR SHARE where the database has row locks."""
-    return statement.with_for_update(read=True) if session.bind.dialect.name == "postgresql" else statement
-
-
-async def open_window(session: AsyncSession, scope: str, currency: str, now: dt.datetime) -> SettlementWindow:
-    """The OPEN window of (scope, currency), opened on first need, held FOR SHARE. Two
-    requests opening it at once: one insert wins the unique index, the other's
-    transaction fails and is tried again (and then finds it)."""
-    statement = select(SettlementWindow).where(
-        SettlementWindow.scope == scope,
-        SettlementWindow.currency_code == currency,
-        SettlementWindow.state == WindowState.OPEN,
-    )
-    locking = _share(statement, session).execution_options(populate_existing=True)
-    window = (await session.exec(locking)).first()
-    if window is None:  # none, or a close took it while we waited: the close's next window is committed now
-        window = (await session.exec(locking)).first()
-    if window is None:
-        window = SettlementWindow(scope=scope, currency_code=currency, state=WindowState.OPEN, opened_at=now)
-        session.add(window)
-        await session.flush()
-        noted(session, window)
-    return window
-
-
 WINDOWS = SettlementWindow.__table__
 _OPEN_WINDOW = sa.select(WINDOWS.c.id).where(
     WINDOWS.c.scope == sa.bindparam("scope"),
     WINDOWS.c.currency_code == sa.bindparam("currency"),
     WINDOWS.c.state == WindowState.OPEN,
 )
-_OPEN_WINDOW_SHARED = _OPEN_WINDOW.with_for_update(read=True)
+_OPEN_WINDOW_SHARED = _OPEN_WINDOW.with_for_update(read=True)  # where the database has row locks
 
 
-async def open_window_id(session: AsyncSession, scope: str, currency: str, now: dt.datetime) -> int:
-    """The id of `open_window`'s window, read as a plain row (a writer of obligations needs
-    only the id, and the window is there nearly always; `open_window` opens it when not)."""
+async def open_window(session: AsyncSession, scope: str, currency: str, now: dt.datetime) -> int:
+    """The id of the OPEN window of (scope, currency), opened on first need, held FOR
+    SHARE (read as a plain row: a writer of obligations needs only the id). Two requests
+    opening it at once: one insert wins the unique index, the other's transaction fails
+    and is tried again (and then finds it)."""
     connection = await session.connection()
     statement = _OPEN_WINDOW_SHARED if connection.dialect.name == "postgresql" else _OPEN_WINDOW
-    for _ in range(2):  # none, or a close took it while we waited: as in open_window
+    for _ in range(2):  # none, or a close took it while we waited: the close's next window is committed now
         found = (await connection.execute(statement, {"scope": scope, "currency": currency})).scalar()
         if found is not None:
             return found
-    return (await open_window(session, scope, currency, now)).id
+    window = SettlementWindow(scope=scope, currency_code=currency, state=WindowState.OPEN, opened_at=now)
+    session.add(window)
+    await session.flush()
+    noted(session, window)
+    return window.id
 
 
 def noted(session: AsyncSession, window: SettlementWindow) -> None:
@@ -92,7 +71,7 @@ async def record_obligations(session: AsyncSession, scope: str, legs: Sequence, 
         by_currency.setdefault(leg.currency_code, []).append(leg.id)
     connection, written = await session.connection(), 0
     for currency in sorted(by_currency):  # one order: no lock cycle between writers
-        window = await open_window_id(session, scope, currency, now)
+        window = await open_window(session, scope, currency, now)
         result = await connection.execute(_INSERT, {"window": window, "ids": by_currency[currency], "now": now})
         written += result.rowcount
     return written
